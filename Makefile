@@ -1,0 +1,49 @@
+# pruneguard: every target installs what it needs (npm packages, Python oracle, control-plane binaries).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NODE_TS := node --import tsx
+PYTHON ?= python3
+
+.PHONY: help deps controlplane build lint test test-unit test-integration bench demo crds clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+node_modules/.installed: package.json package-lock.json .npmrc
+	npm ci --no-audit --no-fund
+	@touch $@
+
+.venv/.installed: test/oracle/requirements.txt
+	$(PYTHON) -m venv .venv
+	.venv/bin/pip install --quiet --disable-pip-version-check -r test/oracle/requirements.txt
+	@touch $@
+
+deps: node_modules/.installed .venv/.installed ## install npm packages and the Python test oracle
+
+controlplane: ## build (or reuse from ~/.cache/pruneguard) kube-apiserver, etcd, controller-manager, scheduler, kubectl, kwok
+	bash hack/controlplane/build.sh
+
+build: node_modules/.installed ## compile TypeScript to dist/
+	npm run build
+
+lint: node_modules/.installed ## type-check, eslint and prettier
+	npm run lint
+
+test: deps controlplane ## unit + integration tests (everything)
+	npm run test:unit
+	$(NODE_TS) test/integration/run.ts
+
+test-unit: deps
+	npm run test:unit
+
+test-integration: deps controlplane
+	$(NODE_TS) test/integration/run.ts
+
+bench: deps ## benchmarks: numbers and ratios
+	$(NODE_TS) --expose-gc bench/metrics.bench.ts
+
+demo: deps controlplane ## start a local control plane and run pruneguard on it
+	$(NODE_TS) scripts/demo.ts
+
+clean:
+	rm -rf dist .venv node_modules

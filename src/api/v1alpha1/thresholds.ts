@@ -1,0 +1,97 @@
+/**
+ * The metrics pruneguard grades and their default thresholds: the table in docs/metrics.md
+ * (from the design's "Metrics and default thresholds"). This is the single source for the CRD
+ * schema defaults, the grading engine and the docs.
+ *
+ * A threshold has two edges. For a metric where lower is better, a value better than `target`
+ * passes, a value between `target` and `warning` is a Warning, and a value worse than `warning`
+ * is Critical; for higher-is-better metrics the comparisons flip. `passAtTarget` says on which
+ * side a value exactly on `target` falls, as the design table writes it ("< 0.02" vs "≤ 0.50").
+ */
+export const metricNames = [
+  'accuracyDrop',
+  'p95LatencyMs',
+  'memoryRatio',
+  'powerWatts',
+  'demographicParity',
+  'psi',
+  'throughputQps',
+  'carbonKgPer1M',
+] as const;
+
+export type MetricName = (typeof metricNames)[number];
+
+export type Direction = 'lowerIsBetter' | 'higherIsBetter';
+
+export interface Threshold {
+  target: number;
+  warning: number;
+}
+
+export interface MetricDefinition {
+  direction: Direction;
+  defaults: Threshold;
+  passAtTarget: boolean;
+  unit: string;
+  description: string;
+}
+
+export const metricDefinitions: Record<MetricName, MetricDefinition> = {
+  accuracyDrop: {
+    direction: 'lowerIsBetter',
+    defaults: { target: 0.02, warning: 0.05 },
+    passAtTarget: false,
+    unit: 'fraction',
+    description:
+      'teacher accuracy − candidate accuracy (absolute); without labels, 1 − top-1 agreement with the teacher',
+  },
+  p95LatencyMs: {
+    direction: 'lowerIsBetter',
+    defaults: { target: 100, warning: 200 },
+    passAtTarget: false,
+    unit: 'ms',
+    description: 'candidate p95 latency, one request at a time after warm-up, on the pod’s own hardware',
+  },
+  memoryRatio: {
+    direction: 'lowerIsBetter',
+    defaults: { target: 0.5, warning: 0.7 },
+    passAtTarget: true,
+    unit: 'ratio',
+    description: 'candidate runtime resident memory / teacher runtime resident memory',
+  },
+  powerWatts: {
+    direction: 'lowerIsBetter',
+    defaults: { target: 30, warning: 50 },
+    passAtTarget: false,
+    unit: 'W',
+    description: 'average power while the candidate runs (NVML, RAPL or an estimate; the status says which)',
+  },
+  demographicParity: {
+    direction: 'lowerIsBetter',
+    defaults: { target: 0.01, warning: 0.05 },
+    passAtTarget: false,
+    unit: 'fraction',
+    description: 'max − min positive-prediction rate across groups of the sensitive attribute',
+  },
+  psi: {
+    direction: 'lowerIsBetter',
+    defaults: { target: 0.1, warning: 0.25 },
+    passAtTarget: false,
+    unit: 'index',
+    description: 'population stability index, reference vs current, per feature and for predictions',
+  },
+  throughputQps: {
+    direction: 'higherIsBetter',
+    defaults: { target: 1000, warning: 500 },
+    passAtTarget: true,
+    unit: 'inferences/s',
+    description: 'sustained inferences per second at the configured batch size and concurrency',
+  },
+  carbonKgPer1M: {
+    direction: 'lowerIsBetter',
+    defaults: { target: 1, warning: 5 },
+    passAtTarget: false,
+    unit: 'kg CO2e',
+    description: 'energy per inference × 1e6 × grid intensity (kg CO2e/kWh) × PUE',
+  },
+};
