@@ -1,0 +1,119 @@
+/**
+ * EvaluationRun: one execution of a PrunedModelEvaluation. The controller creates it with a
+ * snapshot of the evaluation's spec, so a run is graded against what it ran with even if the
+ * evaluation changes meanwhile. Each shard (a pod of an Indexed Job) writes its own entry of
+ * status.shards: the list is keyed by index, so server-side apply from N pods never conflicts.
+ */
+import { CloneType, Type, type Static } from '@sinclair/typebox';
+import { object, openObject, resourceName, stringEnum, timestamp } from './core.js';
+import { PrunedModelEvaluationSpec } from './spec.js';
+
+export const runPhases = ['Pending', 'Running', 'Succeeded', 'Failed'] as const;
+
+export const runTriggers = ['Schedule', 'SpecChange', 'DataChange', 'Manual'] as const;
+
+export const powerMethods = ['NVML', 'RAPL', 'Estimate'] as const;
+
+export const maxShards = 32;
+
+export const EvaluationRunSpec = object(
+  {
+    evaluationName: resourceName('The PrunedModelEvaluation this run belongs to (also its owner).'),
+    generation: Type.Integer({
+      minimum: 1,
+      format: 'int64',
+      description: 'metadata.generation of the evaluation when the run was created.',
+    }),
+    shards: Type.Integer({ minimum: 1, maximum: maxShards, description: 'Pods the run is split over.' }),
+    trigger: Type.Optional(stringEnum(runTriggers)),
+    // The snapshot passed the evaluation's CEL rules when it was admitted; structural.ts drops
+    // them here so that the run's CEL cost stays small.
+    evaluationSpec: CloneType(PrunedModelEvaluationSpec, {
+      description: 'The evaluation spec this run ran with.',
+      'x-pruneguard-snapshot': true,
+    }),
+  },
+  {
+    rules: [
+      {
+        rule: 'self == oldSelf',
+        message:
+          'EvaluationRun spec is immutable: it records what the run ran with; create a new run instead',
+      },
+    ],
+  },
+);
+
+export const ShardStatus = object({
+  index: Type.Integer({
+    minimum: 0,
+    maximum: maxShards - 1,
+    description: 'JOB_COMPLETION_INDEX of the pod.',
+  }),
+  state: Type.Optional(
+    openObject(
+      'Mergeable metric accumulator state of this shard (counts, histograms, sketches), per metric.',
+    ),
+  ),
+  samples: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
+  completedAt: Type.Optional(timestamp('When the shard finished.')),
+  error: Type.Optional(
+    Type.String({ maxLength: 4096, description: 'Why the shard failed, naming the what and the where.' }),
+  ),
+});
+
+export const Failure = object({
+  reason: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' }),
+  message: Type.String({ maxLength: 4096 }),
+});
+
+const terminalPhases = JSON.stringify(
+  runPhases.filter((phase) => phase === 'Succeeded' || phase === 'Failed'),
+);
+
+export const EvaluationRunStatus = object({
+  phase: Type.Optional(
+    stringEnum(runPhases, {
+      rules: [
+        {
+          rule: `!(oldSelf in ${terminalPhases}) || self == oldSelf`,
+          messageExpression: "'status.phase ' + oldSelf + ' is final; it cannot change to ' + self",
+        },
+      ],
+    }),
+  ),
+  shards: Type.Optional(
+    Type.Array(ShardStatus, {
+      maxItems: maxShards,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['index'],
+    }),
+  ),
+  startedAt: Type.Optional(timestamp('When the first shard started.')),
+  completedAt: Type.Optional(timestamp('When the run succeeded or failed.')),
+  failure: Type.Optional(Failure),
+  executionProvider: Type.Optional(
+    Type.String({
+      maxLength: 64,
+      description: 'The onnxruntime execution provider that ran, e.g. CUDAExecutionProvider.',
+    }),
+  ),
+  powerMethod: Type.Optional(stringEnum(powerMethods, { description: 'How powerWatts was measured.' })),
+});
+
+/** Checked on the whole object because it relates status to spec. */
+export const evaluationRunRules = [
+  {
+    rule: '!has(self.status) || !has(self.status.shards) || self.status.shards.all(shard, shard.index < self.spec.shards)',
+    messageExpression: "'status.shards[].index must be below spec.shards (%d)'.format([self.spec.shards])",
+    fieldPath: '.status.shards',
+  },
+];
+
+export type EvaluationRunSpec = Static<typeof EvaluationRunSpec>;
+export type EvaluationRunStatus = Static<typeof EvaluationRunStatus>;
+export type ShardStatus = Static<typeof ShardStatus>;
+export type Failure = Static<typeof Failure>;
+export type RunPhase = (typeof runPhases)[number];
+export type RunTrigger = (typeof runTriggers)[number];
+export type PowerMethod = (typeof powerMethods)[number];

@@ -1,0 +1,484 @@
+/**
+ * PrunedModelEvaluation.spec: what to compare, on which data, how often, where it runs, how to
+ * grade it and what to steer. Every field with a default is filled by the API server (and by
+ * `withDefaults` for local files), so the `PrunedModelEvaluationSpec` type is the effective spec.
+ *
+ * The CEL rules (`rules:`) are the checks that need more than one field; their messages are
+ * written for the person who ran `kubectl apply`.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import {
+  Affinity,
+  object,
+  openObject,
+  ResourceRequirements,
+  resourceName,
+  stringEnum,
+  stringMap,
+  Toleration,
+} from './core.js';
+import { metricDefinitions, metricNames, type MetricName } from './thresholds.js';
+
+/** Where a model or a data file lives. `file://` is for the local CLI or files baked into the image. */
+export const uriPattern = '^(pvc|https|configmap|file)://';
+
+function location(description: string) {
+  return object(
+    {
+      uri: Type.String({
+        pattern: uriPattern,
+        maxLength: 2048,
+        description: `${description} One of pvc://<claim>/<path>, https://..., configmap://<name>/<key>, file://<path>.`,
+      }),
+    },
+    { description },
+  );
+}
+
+export const dataFormats = ['csv', 'jsonl', 'json', 'parquet', 'arrow'] as const;
+
+const columnName = Type.String({ minLength: 1, maxLength: 128 });
+
+/**
+ * A slice is named `feature=value`, and a cross of features joins them with commas in the order of
+ * `sliceCrosses`: `region=eu,device_type=mobile`.
+ */
+export const slicePattern = '^[^=,]+=[^,]*(,[^=,]+=[^,]*)*$';
+
+export const Data = object(
+  {
+    reference: location('The data the candidate is compared on and the baseline for drift (PSI).'),
+    current: location('Recent production data; drift is measured from reference to current.'),
+    format: Type.Optional(
+      stringEnum(dataFormats, {
+        description: 'File format; when absent it is taken from the file extension.',
+      }),
+    ),
+    features: Type.Array(columnName, {
+      minItems: 1,
+      maxItems: 256,
+      'x-kubernetes-list-type': 'set',
+      description: 'Model input columns, in the order the model expects them.',
+    }),
+    categoricalFeatures: Type.Optional(
+      Type.Array(columnName, {
+        maxItems: 256,
+        'x-kubernetes-list-type': 'set',
+        description: 'Features binned by category rather than by reference quantiles for PSI.',
+      }),
+    ),
+    label: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 253,
+        description: 'Ground-truth column. Without it, accuracyDrop is 1 − top-1 agreement with the teacher.',
+      }),
+    ),
+    sensitiveAttribute: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 253,
+        description: 'Column whose groups demographicParity compares.',
+      }),
+    ),
+    positiveClass: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 253,
+        description:
+          'The class counted as a positive prediction for demographicParity; when absent, class index 1.',
+      }),
+    ),
+    slices: Type.Array(columnName, {
+      maxItems: 16,
+      default: [],
+      'x-kubernetes-list-type': 'set',
+      description: 'Columns whose values each get their own metrics (slice `column=value`).',
+    }),
+    sliceCrosses: Type.Optional(
+      Type.Array(Type.Array(columnName, { minItems: 2, maxItems: 3 }), {
+        maxItems: 8,
+        description: 'Combinations of slice columns graded together, e.g. [[region, device_type]].',
+      }),
+    ),
+  },
+  {
+    rules: [
+      {
+        rule: '!has(self.label) || !(self.label in self.features)',
+        messageExpression:
+          "'data.label (' + self.label + ') is also listed in data.features; the label must not be a model input'",
+        fieldPath: '.label',
+      },
+      {
+        rule: '!has(self.categoricalFeatures) || self.categoricalFeatures.all(f, f in self.features)',
+        message: 'every data.categoricalFeatures entry must also be listed in data.features',
+        fieldPath: '.categoricalFeatures',
+      },
+      {
+        rule: '!has(self.sliceCrosses) || self.sliceCrosses.all(cross, cross.all(column, column in self.slices))',
+        message: 'every column in data.sliceCrosses must also be listed in data.slices',
+        fieldPath: '.sliceCrosses',
+      },
+    ],
+  },
+);
+
+export const intervalPattern = '^([0-9]+(s|m|h))+$';
+
+export const Schedule = object(
+  {
+    interval: Type.Optional(
+      Type.String({
+        pattern: intervalPattern,
+        maxLength: 32,
+        description: 'Time between runs, e.g. 30m or 1h30m (at least 1m).',
+      }),
+    ),
+    cron: Type.Optional(
+      Type.String({
+        pattern: '^(@(yearly|annually|monthly|weekly|daily|hourly)|\\S+(\\s+\\S+){4,5})$',
+        maxLength: 128,
+        description: 'Cron expression (5 fields, or 6 with seconds) in UTC, e.g. "*/30 * * * *".',
+      }),
+    ),
+  },
+  {
+    description: 'When to run; a change of spec or data also starts a run.',
+    rules: [
+      {
+        rule: 'has(self.interval) != has(self.cron)',
+        message: 'schedule: set exactly one of interval (e.g. 30m) or cron (e.g. "*/30 * * * *")',
+      },
+      {
+        rule: `!has(self.interval) || !self.interval.matches('${intervalPattern}') || duration(self.interval) >= duration('1m')`,
+        messageExpression: "'schedule.interval ' + self.interval + ' is shorter than the minimum of 1m'",
+        fieldPath: '.interval',
+      },
+    ],
+  },
+);
+
+export const accelerators = ['cpu', 'nvidia.com/gpu'] as const;
+
+export const Runtime = object(
+  {
+    image: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 512,
+        description: "Evaluator image; the operator's own by default.",
+      }),
+    ),
+    accelerator: stringEnum(accelerators, {
+      default: 'cpu',
+      description:
+        'nvidia.com/gpu requests one GPU per pod and runs onnxruntime with the CUDA execution provider.',
+    }),
+    executionProviderFallback: stringEnum(['cpu', 'fail'], {
+      default: 'cpu',
+      description:
+        'What a GPU pod does when the CUDA execution provider cannot start: run on CPU (the run reports it) or fail the run.',
+    }),
+    resources: Type.Optional(ResourceRequirements),
+    nodeSelector: Type.Optional(stringMap({ description: 'Node labels the evaluation pods must match.' })),
+    tolerations: Type.Optional(Type.Array(Toleration, { maxItems: 32 })),
+    affinity: Type.Optional(Affinity),
+    parallelism: Type.Integer({
+      minimum: 1,
+      maximum: 32,
+      default: 1,
+      description: 'Pods (shards) one run is split over; their partial results merge exactly.',
+    }),
+    batchSize: Type.Integer({
+      minimum: 1,
+      maximum: 65536,
+      default: 256,
+      description: 'Rows per inference call.',
+    }),
+    timeoutSeconds: Type.Integer({
+      minimum: 30,
+      maximum: 86400,
+      default: 1800,
+      description: 'A run still going after this long fails with reason Timeout.',
+    }),
+    serviceAccountName: Type.Optional(resourceName('ServiceAccount of the evaluation pods.')),
+  },
+  {
+    default: {},
+    description: 'Where and how the evaluation pods run.',
+    rules: [
+      {
+        rule: "self.accelerator != 'cpu' || !has(self.resources) || !has(self.resources.limits) || !('nvidia.com/gpu' in self.resources.limits)",
+        message:
+          'runtime.resources.limits asks for nvidia.com/gpu but runtime.accelerator is cpu; set accelerator: nvidia.com/gpu',
+        fieldPath: '.accelerator',
+      },
+    ],
+  },
+);
+
+function describeThreshold(metric: MetricName): string {
+  const { direction, defaults, unit, description } = metricDefinitions[metric];
+  const better = direction === 'lowerIsBetter' ? 'lower' : 'higher';
+  return `${metric} (${unit}, ${better} is better): ${description}. Default target ${defaults.target}, warning ${defaults.warning}.`;
+}
+
+/**
+ * The CEL rule that keeps a threshold's edges in the metric's order, with a message naming the
+ * values. The message is one `format` call: `string(double)` has no size bound in the API server's
+ * cost estimate, so concatenating it would exceed the CEL budget.
+ */
+export function thresholdOrderRule(metric: MetricName) {
+  const lower = metricDefinitions[metric].direction === 'lowerIsBetter';
+  return {
+    rule: lower ? 'self.warning >= self.target' : 'self.warning <= self.target',
+    messageExpression:
+      `'${metric}: warning (%s) must not be ${lower ? 'below' : 'above'} target (%s) ` +
+      `for a ${lower ? 'lower' : 'higher'}-is-better metric'.format([self.warning, self.target])`,
+  };
+}
+
+function numberBounds(metric: MetricName) {
+  return metricDefinitions[metric].unit === 'fraction' ? { minimum: 0, maximum: 1 } : { minimum: 0 };
+}
+
+function threshold(metric: MetricName) {
+  const { defaults } = metricDefinitions[metric];
+  return object(
+    {
+      target: Type.Number({
+        ...numberBounds(metric),
+        default: defaults.target,
+        description: 'Better than this passes.',
+      }),
+      warning: Type.Number({
+        ...numberBounds(metric),
+        default: defaults.warning,
+        description: 'Worse than this is Critical; between target and warning is a Warning.',
+      }),
+      enabled: Type.Boolean({ default: true, description: 'false: measured and reported, never graded.' }),
+    },
+    {
+      default: {},
+      description: describeThreshold(metric),
+      rules: [{ ...thresholdOrderRule(metric), fieldPath: '.warning' }],
+    },
+  );
+}
+
+function thresholdsProperties() {
+  return Object.fromEntries(metricNames.map((metric) => [metric, threshold(metric)])) as {
+    [M in MetricName]: ReturnType<typeof threshold>;
+  };
+}
+
+export const Thresholds = object(thresholdsProperties(), {
+  default: {},
+  description:
+    'Grading edges per metric: better than target passes, between target and warning is a Warning, worse than warning is Critical.',
+});
+
+const higherIsBetter = metricNames.filter(
+  (metric) => metricDefinitions[metric].direction === 'higherIsBetter',
+);
+
+export const SliceThreshold = object(
+  {
+    slice: Type.String({
+      pattern: slicePattern,
+      maxLength: 512,
+      description: 'A slice name as status.slices shows it, e.g. region=eu or region=eu,device_type=mobile.',
+    }),
+    metric: stringEnum(metricNames),
+    target: Type.Number({ minimum: 0 }),
+    warning: Type.Number({ minimum: 0 }),
+  },
+  {
+    rules: [
+      {
+        // One rule for both directions keeps the cost to a single evaluation per entry.
+        rule: `self.metric in ${JSON.stringify(higherIsBetter)} ? self.warning <= self.target : self.warning >= self.target`,
+        messageExpression:
+          `'sliceThresholds %s %s: warning (%s) must not be %s target (%s) for a %s-is-better metric'.format([` +
+          `self.slice, self.metric, self.warning, self.metric in ${JSON.stringify(higherIsBetter)} ? 'above' : 'below', ` +
+          `self.target, self.metric in ${JSON.stringify(higherIsBetter)} ? 'higher' : 'lower'])`,
+        fieldPath: '.warning',
+      },
+    ],
+  },
+);
+
+export const Energy = object(
+  {
+    gridIntensityKgPerKWh: Type.Number({
+      minimum: 0,
+      maximum: 2,
+      default: 0.4,
+      description: 'kg CO2e per kWh of the grid the nodes draw from.',
+    }),
+    pue: Type.Number({
+      minimum: 1,
+      maximum: 3,
+      default: 1.2,
+      description: 'Power usage effectiveness of the data centre.',
+    }),
+  },
+  { default: {}, description: 'Inputs of carbonKgPer1M.' },
+);
+
+export const targetKinds = ['Rollout', 'Deployment'] as const;
+
+export const Target = object(
+  {
+    kind: stringEnum(targetKinds),
+    name: resourceName('The Argo Rollout, or the stable Deployment of a stable/canary pair.'),
+    canaryName: Type.Optional(resourceName('The canary Deployment of a Deployment pair.')),
+    apiVersion: Type.Optional(
+      Type.String({
+        maxLength: 253,
+        description: 'Defaults to argoproj.io/v1alpha1 for a Rollout and apps/v1 for a Deployment.',
+      }),
+    ),
+  },
+  {
+    description:
+      'What the verdict steers, in the evaluation’s namespace. Without a target the evaluation only reports.',
+    rules: [
+      {
+        rule: "self.kind != 'Deployment' || has(self.canaryName)",
+        message:
+          'target.canaryName is required when target.kind is Deployment: name is the stable Deployment, canaryName the canary',
+        reason: 'FieldValueRequired',
+        fieldPath: '.canaryName',
+      },
+      {
+        rule: "self.kind != 'Rollout' || !has(self.canaryName)",
+        message: 'target.canaryName is only for a Deployment pair; an Argo Rollout manages its own canary',
+        reason: 'FieldValueForbidden',
+        fieldPath: '.canaryName',
+      },
+      {
+        rule: '!has(self.canaryName) || self.canaryName != self.name',
+        message: 'target.canaryName must differ from target.name',
+        fieldPath: '.canaryName',
+      },
+    ],
+  },
+);
+
+export const Policy = object(
+  {
+    onPass: stringEnum(['advance', 'promote', 'none'], {
+      default: 'advance',
+      description: 'advance: next canary step (or shift replicas toward the canary); promote: all the way.',
+    }),
+    onWarning: stringEnum(['hold', 'none'], { default: 'hold' }),
+    onCritical: stringEnum(['rollback', 'hold', 'none'], {
+      default: 'rollback',
+      description: 'rollback: abort the Rollout, or scale the canary Deployment to 0.',
+    }),
+    consecutiveBreaches: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 2,
+      description: 'Critical runs in a row before onCritical acts.',
+    }),
+    dryRun: Type.Boolean({
+      default: false,
+      description: 'Record and announce actions without performing them.',
+    }),
+  },
+  { default: {}, description: 'What each verdict does to the target. Inconclusive always holds.' },
+);
+
+export const Retraining = object(
+  {
+    jobTemplate: Type.Optional(
+      openObject('batch/v1 JobTemplateSpec created when onCritical acts; validated when the Job is created.'),
+    ),
+    webhook: Type.Optional(
+      object({
+        url: Type.String({
+          pattern: '^https?://',
+          maxLength: 2048,
+          description: 'Receives a POST with the evaluation, run and failing metrics.',
+        }),
+      }),
+    ),
+  },
+  {
+    description: 'Triggered after a Critical verdict has lasted consecutiveBreaches runs.',
+    rules: [
+      {
+        rule: 'has(self.jobTemplate) || has(self.webhook)',
+        message: 'retraining needs a jobTemplate, a webhook, or both',
+      },
+    ],
+  },
+);
+
+export const tasks = ['classification', 'regression'] as const;
+
+export const PrunedModelEvaluationSpec = object(
+  {
+    teacher: location('The unpruned model (ONNX).'),
+    candidate: location('The pruned model (ONNX) evaluated against the teacher.'),
+    data: Data,
+    task: stringEnum(tasks, { default: 'classification' }),
+    schedule: Schedule,
+    runtime: Runtime,
+    thresholds: Thresholds,
+    sliceThresholds: Type.Optional(
+      Type.Array(SliceThreshold, {
+        maxItems: 64,
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['slice', 'metric'],
+        description: 'Thresholds that replace spec.thresholds for one slice and metric.',
+      }),
+    ),
+    energy: Energy,
+    target: Type.Optional(Target),
+    policy: Policy,
+    retraining: Type.Optional(Retraining),
+    historyLimit: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 5,
+      description: 'Finished EvaluationRuns kept.',
+    }),
+    suspend: Type.Boolean({ default: false, description: 'true: no new runs and no actions.' }),
+  },
+  {
+    rules: [
+      {
+        rule: 'self.candidate.uri != self.teacher.uri',
+        message: 'candidate.uri is the same as teacher.uri: there is nothing to compare',
+        fieldPath: '.candidate.uri',
+      },
+      {
+        rule: "self.task == 'classification' || (!has(self.data.sensitiveAttribute) && !has(self.data.positiveClass))",
+        message:
+          'data.sensitiveAttribute and data.positiveClass need task: classification (demographic parity compares positive-prediction rates)',
+        fieldPath: '.task',
+      },
+      {
+        rule: "!has(self.sliceThresholds) || self.sliceThresholds.all(t, t.slice.split(',').all(part, part.split('=')[0] in self.data.slices))",
+        message:
+          'every column in sliceThresholds[].slice must be listed in data.slices (region=eu needs region in data.slices)',
+        fieldPath: '.sliceThresholds',
+      },
+    ],
+  },
+);
+
+export type PrunedModelEvaluationSpec = Static<typeof PrunedModelEvaluationSpec>;
+export type Data = Static<typeof Data>;
+export type Schedule = Static<typeof Schedule>;
+export type Runtime = Static<typeof Runtime>;
+export type Thresholds = Static<typeof Thresholds>;
+export type SliceThreshold = Static<typeof SliceThreshold>;
+export type Energy = Static<typeof Energy>;
+export type Target = Static<typeof Target>;
+export type Policy = Static<typeof Policy>;
+export type Retraining = Static<typeof Retraining>;

@@ -1,0 +1,133 @@
+/**
+ * PrunedModelEvaluation.status: the graded result of the last finished run, what was done about
+ * it, and the conditions. Written only by the controller through the status subresource.
+ */
+import { Type, type Static, type TOptional, type TString } from '@sinclair/typebox';
+import { Condition, object, openObject, resourceName, stringEnum, timestamp } from './core.js';
+import { metricNames, type MetricName } from './thresholds.js';
+
+export const verdicts = ['Pass', 'Warning', 'Critical', 'Inconclusive'] as const;
+
+/** A metric's grade; `Disabled` is measured and reported but not graded (`thresholds.<metric>.enabled: false`). */
+export const grades = [...verdicts, 'Disabled'] as const;
+
+export const actionTypes = ['Advance', 'Promote', 'Hold', 'Rollback', 'Retrain'] as const;
+
+export const conditionTypes = ['Ready', 'Degraded', 'EvaluationFailed'] as const;
+
+export const MetricResult = object({
+  name: stringEnum(metricNames),
+  value: Type.Number(),
+  grade: stringEnum(grades),
+  target: Type.Number(),
+  warning: Type.Number(),
+  interval: Type.Optional(
+    Type.Array(Type.Number(), {
+      minItems: 2,
+      maxItems: 2,
+      description: 'Confidence interval [low, high] of value; grading uses it, not only the point.',
+    }),
+  ),
+  samples: Type.Integer({ minimum: 0, format: 'int64' }),
+  detail: Type.Optional(
+    openObject('Metric-specific facts, e.g. per-feature PSI, power measurement method, model file sizes.'),
+  ),
+});
+
+const metricList = (description: string) =>
+  Type.Array(MetricResult, {
+    maxItems: metricNames.length,
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['name'],
+    description,
+  });
+
+export const SliceResult = object({
+  slice: Type.String({
+    maxLength: 512,
+    description: 'column=value, or column=value,column=value for a cross.',
+  }),
+  samples: Type.Integer({ minimum: 0, format: 'int64' }),
+  metrics: metricList('Metrics on this slice alone.'),
+});
+
+export const LastRun = object({
+  name: resourceName('The EvaluationRun.'),
+  startedAt: Type.Optional(timestamp('When the run started.')),
+  completedAt: Type.Optional(timestamp('When the run finished.')),
+  samples: Type.Integer({ minimum: 0, format: 'int64', description: 'Rows evaluated, over all shards.' }),
+});
+
+export const Action = object({
+  type: stringEnum(actionTypes),
+  target: Type.String({ maxLength: 512, description: 'Kind/name, e.g. Rollout/fraud-scorer.' }),
+  run: resourceName('The EvaluationRun whose verdict caused the action; one action per run and type.'),
+  at: timestamp('When the action was taken.'),
+  reason: Type.String({ maxLength: 1024, description: 'e.g. "accuracyDrop 6.1% > 5%".' }),
+  dryRun: Type.Boolean(),
+});
+
+/**
+ * Display strings for `kubectl get pme`: printer columns take a plain JSONPath, which cannot pick
+ * one metric out of status.metrics by name, so the controller copies the headline metrics here.
+ * The numbers live in status.metrics; format them with `summarize`.
+ */
+function summaryProperties() {
+  const properties = {} as Record<MetricName, TOptional<TString>>;
+  for (const metric of metricNames) properties[metric] = Type.Optional(Type.String({ maxLength: 64 }));
+  return properties;
+}
+
+export const Summary = object(summaryProperties(), {
+  description: 'Formatted values of status.metrics for printer columns, e.g. accuracyDrop "6.10%".',
+});
+
+export const PrunedModelEvaluationStatus = object({
+  observedGeneration: Type.Optional(Type.Integer({ format: 'int64', minimum: 0 })),
+  verdict: Type.Optional(stringEnum(verdicts)),
+  lastRun: Type.Optional(LastRun),
+  nextRunAt: Type.Optional(timestamp('When the next scheduled run starts.')),
+  metrics: Type.Optional(metricList('Overall metrics of the last run, graded.')),
+  slices: Type.Optional(
+    Type.Array(SliceResult, {
+      maxItems: 256,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['slice'],
+    }),
+  ),
+  summary: Type.Optional(Summary),
+  explanation: Type.Optional(
+    Type.String({ maxLength: 4096, description: 'Why the verdict is what it is, in a sentence or two.' }),
+  ),
+  consecutiveBreaches: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description: 'Critical runs in a row, compared with spec.policy.consecutiveBreaches.',
+    }),
+  ),
+  actions: Type.Optional(
+    Type.Array(Action, {
+      maxItems: 50,
+      description: 'Most recent last; the controller keeps the latest 50.',
+    }),
+  ),
+  conditions: Type.Optional(
+    Type.Array(Condition, {
+      maxItems: 16,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+      description: `Standard conditions: ${conditionTypes.join(', ')}.`,
+    }),
+  ),
+});
+
+export type PrunedModelEvaluationStatus = Static<typeof PrunedModelEvaluationStatus>;
+export type MetricResult = Static<typeof MetricResult>;
+export type SliceResult = Static<typeof SliceResult>;
+export type LastRun = Static<typeof LastRun>;
+export type Action = Static<typeof Action>;
+export type Summary = Static<typeof Summary>;
+export type Verdict = (typeof verdicts)[number];
+export type Grade = (typeof grades)[number];
+export type ActionType = (typeof actionTypes)[number];
+export type ConditionType = (typeof conditionTypes)[number];

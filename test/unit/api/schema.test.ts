@@ -1,0 +1,322 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import yaml from 'js-yaml';
+import {
+  EvaluationRun,
+  parseEvaluationRun,
+  maxEvaluationNameLength,
+  parsePrunedModelEvaluation,
+  PrunedModelEvaluation,
+  runName,
+  validationErrors,
+  withDefaults,
+} from '../../../src/api/v1alpha1/index.js';
+import { rejections, validEvaluation, validRun } from '../../integration/api/rejections.js';
+
+const examples = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'manifests',
+  'examples',
+);
+type Json = Record<string, unknown>;
+
+async function exampleObjects(): Promise<[string, Json][]> {
+  const files = (await readdir(examples)).filter((file) => file.endsWith('.yaml')).sort();
+  const objects: [string, Json][] = [];
+  for (const file of files) {
+    for (const document of yaml.loadAll(await readFile(path.join(examples, file), 'utf8'))) {
+      if (document !== null) objects.push([file, document as Json]);
+    }
+  }
+  return objects;
+}
+
+function evaluationWith(change: (spec: Json & { data: Json }) => void): Json {
+  const object = validEvaluation('bad');
+  change(object.spec as Json & { data: Json });
+  return object;
+}
+
+describe('PrunedModelEvaluation schema', () => {
+  it('accepts every example manifest', async () => {
+    const objects = await exampleObjects();
+    assert.ok(objects.length >= 3, 'expected at least three examples');
+    for (const [file, object] of objects) {
+      assert.deepEqual(validationErrors(PrunedModelEvaluation, object), [], file);
+    }
+  });
+
+  it('has the examples the docs promise: CPU Deployment pair, GPU Rollout with two shards, label-free', async () => {
+    const specs = (await exampleObjects()).map(
+      ([, object]) => parsePrunedModelEvaluation(object, 'example').spec,
+    );
+    const cpuPair = specs.find((spec) => spec.target?.kind === 'Deployment');
+    assert.equal(cpuPair?.runtime.accelerator, 'cpu');
+    assert.ok(cpuPair?.target?.canaryName);
+    const gpu = specs.find((spec) => spec.runtime.accelerator === 'nvidia.com/gpu');
+    assert.equal(gpu?.target?.kind, 'Rollout');
+    assert.equal(gpu?.runtime.parallelism, 2);
+    assert.equal(gpu?.runtime.nodeSelector?.['nvidia.com/gpu.present'], 'true');
+    assert.ok(gpu?.runtime.tolerations?.some((toleration) => toleration.key === 'nvidia.com/gpu'));
+    assert.ok(specs.some((spec) => spec.data.label === undefined));
+    for (const spec of specs) {
+      for (const uri of [
+        spec.teacher.uri,
+        spec.candidate.uri,
+        spec.data.reference.uri,
+        spec.data.current.uri,
+      ])
+        assert.match(uri, /^pvc:\/\//);
+    }
+  });
+
+  it('fills the defaults the API server fills', () => {
+    const { spec } = parsePrunedModelEvaluation(validEvaluation('minimal'), 'test');
+    assert.deepEqual(spec.thresholds.accuracyDrop, { target: 0.02, warning: 0.05, enabled: true });
+    assert.deepEqual(spec.thresholds.throughputQps, { target: 1000, warning: 500, enabled: true });
+    assert.deepEqual(spec.energy, { gridIntensityKgPerKWh: 0.4, pue: 1.2 });
+    assert.equal(spec.policy.consecutiveBreaches, 2);
+    assert.equal(spec.policy.dryRun, false);
+    assert.equal(spec.runtime.parallelism, 1);
+    assert.equal(spec.runtime.accelerator, 'cpu');
+    assert.equal(spec.task, 'classification');
+    assert.equal(spec.historyLimit, 5);
+    assert.equal(spec.suspend, false);
+  });
+
+  it('keeps what the user set and defaults only the rest of a threshold', () => {
+    const object = evaluationWith((spec) => {
+      spec.thresholds = { p95LatencyMs: { target: 20 } };
+    });
+    const { spec } = withDefaults(PrunedModelEvaluation, object);
+    assert.deepEqual(spec.thresholds.p95LatencyMs, { target: 20, warning: 200, enabled: true });
+    assert.deepEqual((object.spec as Json).thresholds, { p95LatencyMs: { target: 20 } }, 'input not mutated');
+  });
+
+  const structuralRejections: [string, (spec: Json & { data: Json }) => void, RegExp][] = [
+    [
+      'unknown model scheme',
+      (spec) => (spec.teacher = { uri: 's3://bucket/teacher.onnx' }),
+      /^spec\.teacher\.uri: /,
+    ],
+    ['unknown field (a typo)', (spec) => (spec.treshold = {}), /^spec\.treshold: /],
+    ['missing features', (spec) => delete spec.data.features, /^spec\.data\.features: /],
+    ['empty features', (spec) => (spec.data.features = []), /^spec\.data\.features: /],
+    ['parallelism 33', (spec) => (spec.runtime = { parallelism: 33 }), /^spec\.runtime\.parallelism: /],
+    ['parallelism 0', (spec) => (spec.runtime = { parallelism: 0 }), /^spec\.runtime\.parallelism: /],
+    [
+      'accelerator tpu',
+      (spec) => (spec.runtime = { accelerator: 'tpu' }),
+      /^spec\.runtime\.accelerator: "tpu" is not one of cpu, nvidia\.com\/gpu$/,
+    ],
+    [
+      'interval in words',
+      (spec) => (spec.schedule = { interval: '30 minutes' }),
+      /^spec\.schedule\.interval: /,
+    ],
+    ['cron with three fields', (spec) => (spec.schedule = { cron: '* * *' }), /^spec\.schedule\.cron: /],
+    ['missing schedule', (spec) => delete spec.schedule, /^spec\.schedule: /],
+    [
+      'consecutiveBreaches 0',
+      (spec) => (spec.policy = { consecutiveBreaches: 0 }),
+      /^spec\.policy\.consecutiveBreaches: /,
+    ],
+    [
+      'unknown metric',
+      (spec) => (spec.thresholds = { f1: { target: 1, warning: 2 } }),
+      /^spec\.thresholds\.f1: /,
+    ],
+    [
+      'accuracyDrop above 1',
+      (spec) => (spec.thresholds = { accuracyDrop: { target: 2, warning: 3 } }),
+      /accuracyDrop\.target/,
+    ],
+    [
+      'slice threshold for an unknown metric',
+      (spec) => (spec.sliceThresholds = [{ slice: 'Island=Dream', metric: 'f1', target: 1, warning: 2 }]),
+      /^spec\.sliceThresholds\[0\]\.metric: /,
+    ],
+    [
+      'slice without a value',
+      (spec) => (spec.sliceThresholds = [{ slice: 'Island', metric: 'psi', target: 0.1, warning: 0.2 }]),
+      /^spec\.sliceThresholds\[0\]\.slice: /,
+    ],
+    [
+      'target kind StatefulSet',
+      (spec) => (spec.target = { kind: 'StatefulSet', name: 'x' }),
+      /^spec\.target\.kind: /,
+    ],
+    [
+      'target name with capitals',
+      (spec) => (spec.target = { kind: 'Rollout', name: 'Fraud' }),
+      /^spec\.target\.name: /,
+    ],
+    [
+      'GPU quantity that is not a quantity',
+      (spec) => (spec.runtime = { resources: { limits: { 'nvidia.com/gpu': 'one' } } }),
+      /^spec\.runtime\.resources\.limits\.nvidia\.com\/gpu: /,
+    ],
+    [
+      'grid intensity negative',
+      (spec) => (spec.energy = { gridIntensityKgPerKWh: -1 }),
+      /^spec\.energy\.gridIntensityKgPerKWh: /,
+    ],
+    [
+      'webhook not http',
+      (spec) => (spec.retraining = { webhook: { url: 'ftp://x' } }),
+      /^spec\.retraining\.webhook\.url: /,
+    ],
+  ];
+
+  for (const [name, change, field] of structuralRejections) {
+    it(`refuses ${name}, naming the field`, () => {
+      const problems = validationErrors(PrunedModelEvaluation, evaluationWith(change));
+      assert.ok(problems.length > 0, 'accepted');
+      assert.ok(
+        problems.some((problem) => field.test(problem)),
+        `no problem matches ${field}: ${problems.join(' | ')}`,
+      );
+    });
+  }
+
+  it('throws a parse error that names the source and the field', () => {
+    const bad = evaluationWith((spec) => (spec.runtime = { parallelism: 64 }));
+    assert.throws(
+      () => parsePrunedModelEvaluation(bad, 'evaluations/penguins.yaml'),
+      /PrunedModelEvaluation in evaluations\/penguins\.yaml is invalid:\n {2}spec\.runtime\.parallelism: /,
+    );
+  });
+
+  it('accepts a graded status as the controller writes it', () => {
+    const object = {
+      ...validEvaluation('graded'),
+      status: {
+        observedGeneration: 3,
+        verdict: 'Critical',
+        lastRun: { name: 'graded-00042', completedAt: '2026-11-27T03:04:10Z', samples: 184223 },
+        metrics: [
+          {
+            name: 'accuracyDrop',
+            value: 0.061,
+            grade: 'Critical',
+            target: 0.02,
+            warning: 0.05,
+            interval: [0.05, 0.07],
+            samples: 184223,
+          },
+        ],
+        slices: [{ slice: 'Island=Biscoe', samples: 168, metrics: [] }],
+        summary: { accuracyDrop: '6.10%' },
+        consecutiveBreaches: 2,
+        actions: [
+          {
+            type: 'Rollback',
+            target: 'Rollout/fraud',
+            run: 'graded-00042',
+            at: '2026-11-27T03:04:11Z',
+            reason: 'accuracyDrop 6.10% > 5.00%',
+            dryRun: false,
+          },
+        ],
+        conditions: [
+          {
+            type: 'Degraded',
+            status: 'True',
+            lastTransitionTime: '2026-11-27T03:04:11Z',
+            reason: 'CriticalVerdict',
+            message: '',
+          },
+        ],
+      },
+    };
+    assert.deepEqual(validationErrors(PrunedModelEvaluation, object), []);
+    const badTime = structuredClone(object);
+    badTime.status.lastRun.completedAt = 'yesterday';
+    assert.ok(
+      validationErrors(PrunedModelEvaluation, badTime).some((p) =>
+        p.startsWith('status.lastRun.completedAt: '),
+      ),
+    );
+    const badInterval = structuredClone(object);
+    badInterval.status.metrics[0]!.interval = [0.05];
+    assert.ok(
+      validationErrors(PrunedModelEvaluation, badInterval).some((p) =>
+        p.startsWith('status.metrics[0].interval: '),
+      ),
+    );
+  });
+});
+
+describe('rejections for the API server (test/integration/api/rejections.ts)', () => {
+  it('has more than five, with unique names and objects', () => {
+    assert.ok(rejections.length > 5);
+    assert.equal(new Set(rejections.map((rejection) => rejection.name)).size, rejections.length);
+  });
+
+  // CEL rules run only in the API server: a CEL rejection must be structurally valid, or the
+  // integration test could pass on the schema error instead of the rule.
+  for (const rejection of rejections) {
+    it(`${rejection.name}: ${rejection.source === 'cel' ? 'structurally valid, left to CEL' : 'refused by the schema too'}`, () => {
+      const schema = rejection.object.kind === 'EvaluationRun' ? EvaluationRun : PrunedModelEvaluation;
+      const problems = validationErrors(schema, rejection.object);
+      if (rejection.source === 'cel') assert.deepEqual(problems, []);
+      else
+        assert.ok(
+          problems.some((problem) => problem.startsWith(`${rejection.field}: `)),
+          problems.join(' | '),
+        );
+      if (rejection.existing) assert.deepEqual(validationErrors(schema, rejection.existing), []);
+    });
+  }
+});
+
+describe('EvaluationRun schema', () => {
+  it('accepts a run with the spec snapshot and shard results', () => {
+    const run = {
+      ...validRun('penguins-p50-00042', 2),
+      status: {
+        phase: 'Running',
+        startedAt: '2026-11-27T03:00:00Z',
+        shards: [
+          {
+            index: 0,
+            state: { accuracyDrop: { correct: 10, total: 12 } },
+            samples: 12,
+            completedAt: '2026-11-27T03:01:00Z',
+          },
+        ],
+        executionProvider: 'CUDAExecutionProvider',
+        powerMethod: 'NVML',
+      },
+    };
+    const parsed = parseEvaluationRun(run, 'test');
+    assert.equal(parsed.spec.evaluationSpec.thresholds.psi.warning, 0.25);
+    assert.deepEqual(parsed.status?.shards?.[0]?.state, { accuracyDrop: { correct: 10, total: 12 } });
+  });
+
+  it('refuses a shard count above 32, an unknown phase and a failure reason with spaces', () => {
+    const run = validRun('bad', 33);
+    assert.ok(validationErrors(EvaluationRun, run).some((problem) => problem.startsWith('spec.shards: ')));
+    const phase = { ...validRun('bad'), status: { phase: 'Done' } };
+    assert.ok(validationErrors(EvaluationRun, phase).some((problem) => problem.startsWith('status.phase: ')));
+    const failure = { ...validRun('bad'), status: { failure: { reason: 'out of memory', message: '' } } };
+    assert.ok(
+      validationErrors(EvaluationRun, failure).some((problem) =>
+        problem.startsWith('status.failure.reason: '),
+      ),
+    );
+  });
+});
+
+describe('run names', () => {
+  it('append a five-digit sequence and fit a Job name for the longest evaluation name allowed', () => {
+    assert.equal(runName('penguins-p50', 42), 'penguins-p50-00042');
+    assert.equal(runName('x'.repeat(maxEvaluationNameLength), 99999).length, 63);
+  });
+});
