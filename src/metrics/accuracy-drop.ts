@@ -1,0 +1,254 @@
+import { newcombePaired, wilson, zFor } from './intervals.js';
+import type { MetricOutcome, MetricResult } from './metric-result.js';
+import type { EvaluationOptions } from './options.js';
+import type { DecodedBatch } from './predictions.js';
+
+/**
+ * accuracyDrop on the current dataset.
+ *
+ * Classification, labelled rows present: teacher accuracy − candidate accuracy over the
+ * labelled rows, with Newcombe's paired score interval on the 2×2 table of (teacher correct,
+ * candidate correct). Without labels: 1 − top-1 agreement with the teacher, with a Wilson
+ * interval on the disagreement rate.
+ *
+ * Regression, labelled: (MAE_candidate − MAE_teacher) / mean|label|, the extra error as a
+ * fraction of the label scale; label-free the same with the teacher as the label:
+ * mean|candidate − teacher| / mean|teacher|. The interval is the normal interval of the mean
+ * per-row numerator (the denominator taken as fixed).
+ */
+export interface AccuracyDropState {
+  rows: number;
+  /** Classification: the paired table over labelled rows, and agreement over all rows. */
+  agreements: number;
+  bothCorrect: number;
+  teacherOnlyCorrect: number;
+  candidateOnlyCorrect: number;
+  neitherCorrect: number;
+  /** Regression sums. */
+  labelled: number;
+  sumAbsLabel: number;
+  sumTeacherAbsError: number;
+  sumCandidateAbsError: number;
+  sumExtraError: number;
+  sumSquaredExtraError: number;
+  sumAbsTeacher: number;
+  sumDeviation: number;
+  sumSquaredDeviation: number;
+}
+
+export interface AccuracyDetails {
+  mode: 'labelled' | 'label-free';
+  rows: number;
+  labelledRows: number;
+  teacherAccuracy?: number;
+  candidateAccuracy?: number;
+  agreement?: number;
+  teacherMeanAbsoluteError?: number;
+  candidateMeanAbsoluteError?: number;
+}
+
+export class AccuracyDropAccumulator {
+  private state: AccuracyDropState = {
+    rows: 0,
+    agreements: 0,
+    bothCorrect: 0,
+    teacherOnlyCorrect: 0,
+    candidateOnlyCorrect: 0,
+    neitherCorrect: 0,
+    labelled: 0,
+    sumAbsLabel: 0,
+    sumTeacherAbsError: 0,
+    sumCandidateAbsError: 0,
+    sumExtraError: 0,
+    sumSquaredExtraError: 0,
+    sumAbsTeacher: 0,
+    sumDeviation: 0,
+    sumSquaredDeviation: 0,
+  };
+
+  constructor(private readonly options: EvaluationOptions) {}
+
+  update(decoded: DecodedBatch, indices?: Int32Array): void {
+    const { batch } = decoded;
+    if (batch.dataset !== 'current') return;
+    const count = indices ? indices.length : batch.rows;
+    if (this.options.task === 'regression') this.updateRegression(decoded, indices, count);
+    else this.updateClassification(decoded, indices, count);
+  }
+
+  private updateClassification(decoded: DecodedBatch, indices: Int32Array | undefined, count: number): void {
+    const teacher = decoded.teacherClass!;
+    const candidate = decoded.candidateClass!;
+    const labels = decoded.batch.labels;
+    const s = this.state;
+    let agreements = 0;
+    let both = 0;
+    let teacherOnly = 0;
+    let candidateOnly = 0;
+    let neither = 0;
+    for (let j = 0; j < count; j++) {
+      const i = indices ? indices[j]! : j;
+      const t = teacher[i]!;
+      const c = candidate[i]!;
+      if (t === c) agreements++;
+      if (labels === undefined) continue;
+      const label = labels[i]!;
+      if (label !== label) continue;
+      const teacherRight = t === label;
+      const candidateRight = c === label;
+      if (teacherRight) {
+        if (candidateRight) both++;
+        else teacherOnly++;
+      } else if (candidateRight) candidateOnly++;
+      else neither++;
+    }
+    s.rows += count;
+    s.agreements += agreements;
+    s.bothCorrect += both;
+    s.teacherOnlyCorrect += teacherOnly;
+    s.candidateOnlyCorrect += candidateOnly;
+    s.neitherCorrect += neither;
+    s.labelled += both + teacherOnly + candidateOnly + neither;
+  }
+
+  private updateRegression(decoded: DecodedBatch, indices: Int32Array | undefined, count: number): void {
+    const { batch } = decoded;
+    if (batch.outputWidth !== 1)
+      throw new Error(`regression needs one output per row, the batch has outputWidth ${batch.outputWidth}`);
+    const teacher = batch.teacherScores;
+    const candidate = batch.candidateScores;
+    const labels = batch.labels;
+    const s = this.state;
+    for (let j = 0; j < count; j++) {
+      const i = indices ? indices[j]! : j;
+      const t = teacher[i]!;
+      const c = candidate[i]!;
+      const deviation = Math.abs(c - t);
+      s.sumAbsTeacher += Math.abs(t);
+      s.sumDeviation += deviation;
+      s.sumSquaredDeviation += deviation * deviation;
+      if (labels === undefined) continue;
+      const label = labels[i]!;
+      if (label !== label) continue;
+      const teacherError = Math.abs(t - label);
+      const candidateError = Math.abs(c - label);
+      const extra = candidateError - teacherError;
+      s.labelled++;
+      s.sumTeacherAbsError += teacherError;
+      s.sumCandidateAbsError += candidateError;
+      s.sumAbsLabel += Math.abs(label);
+      s.sumExtraError += extra;
+      s.sumSquaredExtraError += extra * extra;
+    }
+    s.rows += count;
+  }
+
+  merge(other: AccuracyDropAccumulator): void {
+    for (const key of Object.keys(this.state) as (keyof AccuracyDropState)[])
+      this.state[key] += other.state[key];
+  }
+
+  result(): MetricOutcome {
+    const s = this.state;
+    const confidence = this.options.confidence;
+    if (s.rows === 0) return { disabled: { name: 'accuracyDrop', reason: 'no current rows' } };
+    if (this.options.task === 'regression') {
+      const labelled = s.labelled > 0;
+      const n = labelled ? s.labelled : s.rows;
+      const scale = (labelled ? s.sumAbsLabel : s.sumAbsTeacher) / n;
+      if (!(scale > 0))
+        return {
+          disabled: {
+            name: 'accuracyDrop',
+            reason: labelled
+              ? 'every label is 0, the relative error is undefined'
+              : 'every teacher output is 0',
+          },
+        };
+      const sum = labelled ? s.sumExtraError : s.sumDeviation;
+      const sumSquares = labelled ? s.sumSquaredExtraError : s.sumSquaredDeviation;
+      const mean = sum / n;
+      const value = mean / scale;
+      const computed: MetricResult = {
+        name: 'accuracyDrop',
+        value,
+        samples: n,
+        detail: labelled
+          ? '(MAE candidate − MAE teacher) / mean |label|'
+          : 'label-free: mean |candidate − teacher| / mean |teacher|',
+      };
+      // One row has no spread to estimate; grading then falls back on minSamples.
+      if (n > 1) {
+        const variance = Math.max(0, (sumSquares - n * mean * mean) / (n - 1));
+        const half = (zFor(confidence) * Math.sqrt(variance / n)) / scale;
+        computed.interval = { lower: value - half, upper: value + half, confidence, method: 'normal-mean' };
+      }
+      return { computed };
+    }
+    if (s.labelled > 0) {
+      const value = (s.teacherOnlyCorrect - s.candidateOnlyCorrect) / s.labelled;
+      return {
+        computed: {
+          name: 'accuracyDrop',
+          value,
+          samples: s.labelled,
+          interval: newcombePaired(
+            s.bothCorrect,
+            s.teacherOnlyCorrect,
+            s.candidateOnlyCorrect,
+            s.neitherCorrect,
+            confidence,
+          ),
+          detail: 'teacher accuracy − candidate accuracy',
+        },
+      };
+    }
+    const disagreements = s.rows - s.agreements;
+    return {
+      computed: {
+        name: 'accuracyDrop',
+        value: disagreements / s.rows,
+        samples: s.rows,
+        interval: wilson(disagreements, s.rows, confidence),
+        detail: 'label-free: 1 − top-1 agreement with the teacher',
+      },
+    };
+  }
+
+  details(): AccuracyDetails {
+    const s = this.state;
+    const labelled = s.labelled > 0;
+    const base: AccuracyDetails = {
+      mode: labelled ? 'labelled' : 'label-free',
+      rows: s.rows,
+      labelledRows: s.labelled,
+    };
+    if (this.options.task === 'regression') {
+      if (labelled) {
+        base.teacherMeanAbsoluteError = s.sumTeacherAbsError / s.labelled;
+        base.candidateMeanAbsoluteError = s.sumCandidateAbsError / s.labelled;
+      }
+      return base;
+    }
+    if (s.rows > 0) base.agreement = s.agreements / s.rows;
+    if (labelled) {
+      base.teacherAccuracy = (s.bothCorrect + s.teacherOnlyCorrect) / s.labelled;
+      base.candidateAccuracy = (s.bothCorrect + s.candidateOnlyCorrect) / s.labelled;
+    }
+    return base;
+  }
+
+  toJSON(): AccuracyDropState {
+    return { ...this.state };
+  }
+
+  static fromJSON(state: AccuracyDropState, options: EvaluationOptions): AccuracyDropAccumulator {
+    const accumulator = new AccuracyDropAccumulator(options);
+    for (const key of Object.keys(accumulator.state) as (keyof AccuracyDropState)[]) {
+      const value = state[key];
+      if (typeof value !== 'number') throw new Error(`accuracyDrop state: ${key} is missing or not a number`);
+      accumulator.state[key] = value;
+    }
+    return accumulator;
+  }
+}

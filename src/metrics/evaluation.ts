@@ -1,0 +1,286 @@
+import type { AccuracyDetails } from './accuracy-drop.js';
+import type {
+  EnergySample,
+  EvaluationBatch,
+  LatencySamples,
+  MemoryMeasurement,
+  ThroughputRun,
+} from './batch.js';
+import type { FairnessDetails } from './demographic-parity.js';
+import { EnergyAccumulator, type EnergyDetails, type EnergyState } from './energy.js';
+import { LatencyAccumulator, type LatencyDetails, type LatencyState } from './latency.js';
+import { MemoryAccumulator, type MemoryState } from './memory.js';
+import type { DisabledMetric, MetricOutcome, MetricResult } from './metric-result.js';
+import { assertSameOptions, resolveOptions, type EvaluationOptions } from './options.js';
+import { decodeBatch, type DecodedBatch } from './predictions.js';
+import { SliceGroup, type FeatureDrift, type SliceGroupState } from './slice-group.js';
+import { ThroughputAccumulator, type ThroughputState } from './throughput.js';
+import { metricNames, type MetricName } from '../api/v1alpha1/thresholds.js';
+
+/**
+ * Every metric of one evaluation run, overall and per slice, as one mergeable accumulator.
+ * Shards each build one from their part of the data; `merge` (or `fromJSON` + `merge`) combines
+ * them into exactly the result of one pass over all of it (quantiles within the sketch's
+ * relative error, floating-point sums up to rounding).
+ */
+export interface EvaluationState {
+  version: 1;
+  options: EvaluationOptions;
+  overall: SliceGroupState;
+  /** e.g. {slice: 'region=eu,device_type=mobile', columns: ['region', 'device_type'], …} */
+  slices: { slice: string; columns: string[]; state: SliceGroupState }[];
+  latency: LatencyState;
+  throughput: ThroughputState;
+  memory: MemoryState;
+  energy: EnergyState;
+}
+
+export interface SliceReport {
+  /** `column=value`, or `a=x,b=y` for a slice cross. */
+  slice: string;
+  /** Current rows in the slice (what accuracy and fairness rest on). */
+  samples: number;
+  referenceSamples: number;
+  metrics: MetricResult[];
+  disabled: DisabledMetric[];
+  drift: FeatureDrift[];
+  fairness?: FairnessDetails;
+}
+
+export interface EvaluationReport {
+  rows: { reference: number; current: number };
+  metrics: MetricResult[];
+  disabled: DisabledMetric[];
+  slices: SliceReport[];
+  details: {
+    accuracy: AccuracyDetails;
+    drift: FeatureDrift[];
+    fairness?: FairnessDetails;
+    latency: LatencyDetails;
+    memory: MemoryState;
+    energy: EnergyDetails;
+  };
+}
+
+export class EvaluationAccumulator {
+  readonly options: EvaluationOptions;
+  private overall: SliceGroup;
+  private readonly slices = new Map<string, SliceGroup>();
+  private readonly sliceColumns = new Map<string, string[]>();
+  private readonly sliceValues = new Map<string, Set<string>>();
+  private latency: LatencyAccumulator;
+  private throughput: ThroughputAccumulator;
+  private memory: MemoryAccumulator;
+  private energy: EnergyAccumulator;
+
+  constructor(options: Partial<EvaluationOptions> = {}) {
+    this.options = resolveOptions(options);
+    this.overall = new SliceGroup(this.options, true);
+    this.latency = new LatencyAccumulator(this.options.latencyRelativeAccuracy, this.options.confidence);
+    this.throughput = new ThroughputAccumulator();
+    this.memory = new MemoryAccumulator();
+    this.energy = new EnergyAccumulator(this.options.gridIntensityKgPerKWh, this.options.pue);
+  }
+
+  update(batch: EvaluationBatch): void {
+    if (batch.rows === 0) return;
+    const decoded = decodeBatch(batch, this.options);
+    this.overall.update(decoded);
+    for (const [column, values] of Object.entries(batch.slices)) {
+      this.updateSlices([column], [values], decoded);
+    }
+    for (const cross of this.options.sliceCrosses) {
+      const columns = cross.map((column) => {
+        const values = batch.slices[column];
+        if (values === undefined)
+          throw new Error(
+            `${batch.dataset} batch: slice cross ${cross.join(' × ')} needs slice column ${column}`,
+          );
+        return values;
+      });
+      this.updateSlices(cross, columns, decoded);
+    }
+  }
+
+  /** Splits the batch's rows by slice value (a counting sort) and feeds each slice its rows. */
+  private updateSlices(columns: string[], values: string[][], decoded: DecodedBatch): void {
+    const rows = decoded.batch.rows;
+    const keys = new Map<string, number>();
+    const keyNames: string[] = [];
+    const groupOf = new Int32Array(rows);
+    for (let i = 0; i < rows; i++) {
+      let key = `${columns[0]}=${values[0]![i]}`;
+      for (let c = 1; c < columns.length; c++) key += `,${columns[c]}=${values[c]![i]}`;
+      let group = keys.get(key);
+      if (group === undefined) {
+        group = keyNames.length;
+        keys.set(key, group);
+        keyNames.push(key);
+      }
+      groupOf[i] = group;
+    }
+    const counts = new Int32Array(keyNames.length + 1);
+    for (let i = 0; i < rows; i++) counts[groupOf[i]! + 1]!++;
+    for (let g = 1; g <= keyNames.length; g++) counts[g]! += counts[g - 1]!;
+    const starts = counts.slice();
+    const order = new Int32Array(rows);
+    for (let i = 0; i < rows; i++) order[starts[groupOf[i]!]!++] = i;
+    keyNames.forEach((key, g) => {
+      this.slice(key, columns).update(decoded, order.subarray(counts[g]!, counts[g + 1]!));
+    });
+  }
+
+  private slice(key: string, columns: string[], state?: SliceGroupState): SliceGroup {
+    let group = this.slices.get(key);
+    if (group !== undefined) return group;
+    const columnsKey = columns.join(' × ');
+    let seen = this.sliceValues.get(columnsKey);
+    if (seen === undefined) {
+      seen = new Set();
+      this.sliceValues.set(columnsKey, seen);
+    }
+    seen.add(key);
+    if (seen.size > this.options.maxSliceValues)
+      throw new Error(
+        `slice column ${columnsKey} has more than ${this.options.maxSliceValues} distinct values (now ${key}); slices are meant for low-cardinality columns (raise maxSliceValues if intended)`,
+      );
+    group = new SliceGroup(this.options, this.options.featureDriftPerSlice, state, `slice ${key}`);
+    this.slices.set(key, group);
+    this.sliceColumns.set(key, columns);
+    return group;
+  }
+
+  recordLatency(samples: LatencySamples): void {
+    this.latency.record(samples);
+  }
+
+  recordThroughput(run: ThroughputRun): void {
+    this.throughput.record(run);
+  }
+
+  recordMemory(measurement: MemoryMeasurement): void {
+    this.memory.record(measurement);
+  }
+
+  recordEnergy(sample: EnergySample): void {
+    this.energy.record(sample);
+  }
+
+  /** Adds another shard's results into this one. */
+  merge(other: EvaluationAccumulator): this {
+    assertSameOptions(this.options, other.options);
+    this.overall.merge(other.overall);
+    for (const [key, group] of other.slices) this.slice(key, other.sliceColumns.get(key)!).merge(group);
+    this.latency.merge(other.latency);
+    this.throughput.merge(other.throughput);
+    this.memory.merge(other.memory);
+    this.energy.merge(other.energy);
+    return this;
+  }
+
+  result(): EvaluationReport {
+    const metrics: MetricResult[] = [];
+    const disabled: DisabledMetric[] = [];
+    const overall = this.overall.metrics();
+    const outcomes: MetricOutcome[] = [
+      ...overall.metrics.map((computed) => ({ computed })),
+      ...overall.disabled.map((d) => ({ disabled: d })),
+      this.latency.result(),
+      this.memory.result(),
+      this.energy.power(),
+      this.throughput.result(),
+      this.energy.carbon(),
+    ];
+    for (const outcome of outcomes) {
+      if ('computed' in outcome) metrics.push(outcome.computed);
+      else disabled.push(outcome.disabled);
+    }
+    const byName = (a: { name: MetricName }, b: { name: MetricName }) =>
+      metricNames.indexOf(a.name) - metricNames.indexOf(b.name);
+    metrics.sort(byName);
+    disabled.sort(byName);
+
+    const slices: SliceReport[] = [...this.slices.keys()].sort().map((slice) => {
+      const group = this.slices.get(slice)!;
+      const sliceMetrics = group.metrics();
+      const report: SliceReport = {
+        slice,
+        samples: group.rows.current,
+        referenceSamples: group.rows.reference,
+        metrics: sliceMetrics.metrics.sort(byName),
+        disabled: sliceMetrics.disabled.sort(byName),
+        drift: group.driftResults(),
+      };
+      const fairness = group.fairness.details();
+      if (fairness) report.fairness = fairness;
+      return report;
+    });
+
+    const report: EvaluationReport = {
+      rows: { ...this.overall.rows },
+      metrics,
+      disabled,
+      slices,
+      details: {
+        accuracy: this.overall.accuracy.details(),
+        drift: this.overall.driftResults(),
+        latency: this.latency.details(),
+        memory: this.memory.details(),
+        energy: this.energy.details(),
+      },
+    };
+    const fairness = this.overall.fairness.details();
+    if (fairness) report.details.fairness = fairness;
+    return report;
+  }
+
+  toJSON(): EvaluationState {
+    return {
+      version: 1,
+      options: this.options,
+      overall: this.overall.toJSON(),
+      slices: [...this.slices].map(([slice, group]) => ({
+        slice,
+        columns: this.sliceColumns.get(slice)!,
+        state: group.toJSON(),
+      })),
+      latency: this.latency.toJSON(),
+      throughput: this.throughput.toJSON(),
+      memory: this.memory.toJSON(),
+      energy: this.energy.toJSON(),
+    };
+  }
+
+  static fromJSON(json: unknown): EvaluationAccumulator {
+    const state = json as EvaluationState;
+    if (typeof state !== 'object' || state === null || state.version !== 1)
+      throw new Error(
+        `evaluation state: expected an object with version 1, got ${JSON.stringify((state as { version?: unknown } | null)?.version)}`,
+      );
+    for (const key of [
+      'options',
+      'overall',
+      'slices',
+      'latency',
+      'throughput',
+      'memory',
+      'energy',
+    ] as const) {
+      if (typeof state[key] !== 'object' || state[key] === null)
+        throw new Error(`evaluation state: ${key} is missing or not an object`);
+    }
+    const accumulator = new EvaluationAccumulator(state.options);
+    const options = accumulator.options;
+    accumulator.overall = new SliceGroup(options, true, state.overall, 'evaluation state overall');
+    for (const { slice, columns, state: group } of state.slices) accumulator.slice(slice, columns, group);
+    accumulator.latency = new LatencyAccumulator(
+      options.latencyRelativeAccuracy,
+      options.confidence,
+      state.latency,
+    );
+    accumulator.throughput = new ThroughputAccumulator(state.throughput);
+    accumulator.memory = new MemoryAccumulator(state.memory);
+    accumulator.energy = new EnergyAccumulator(options.gridIntensityKgPerKWh, options.pue, state.energy);
+    return accumulator;
+  }
+}

@@ -1,0 +1,82 @@
+import type { MemoryMeasurement } from './batch.js';
+import type { MetricOutcome } from './metric-result.js';
+
+/**
+ * memoryRatio = peak candidate resident bytes / peak teacher resident bytes. Peaks (max) merge
+ * exactly across measurements and shards; file sizes and non-zero parameter counts are kept as
+ * reported (the largest seen) for context.
+ */
+export type MemoryState = Required<{ [K in keyof MemoryMeasurement]: number | null }> & {
+  measurements: number;
+};
+
+const fields = [
+  'candidateBytes',
+  'teacherBytes',
+  'candidateFileBytes',
+  'teacherFileBytes',
+  'candidateNonZeroParameters',
+  'teacherNonZeroParameters',
+] as const;
+
+export class MemoryAccumulator {
+  private state: MemoryState = {
+    measurements: 0,
+    candidateBytes: null,
+    teacherBytes: null,
+    candidateFileBytes: null,
+    teacherFileBytes: null,
+    candidateNonZeroParameters: null,
+    teacherNonZeroParameters: null,
+  };
+
+  constructor(state?: MemoryState) {
+    if (state) this.state = { ...state };
+  }
+
+  record(measurement: MemoryMeasurement): void {
+    if (!(measurement.candidateBytes > 0) || !(measurement.teacherBytes > 0))
+      throw new Error(
+        `memory measurement: candidate and teacher bytes must be > 0, got ${measurement.candidateBytes} and ${measurement.teacherBytes}`,
+      );
+    this.state.measurements++;
+    for (const field of fields) this.state[field] = larger(this.state[field], measurement[field] ?? null);
+  }
+
+  merge(other: MemoryAccumulator): void {
+    this.state.measurements += other.state.measurements;
+    for (const field of fields) this.state[field] = larger(this.state[field], other.state[field]);
+  }
+
+  result(): MetricOutcome {
+    const { candidateBytes, teacherBytes, measurements } = this.state;
+    if (candidateBytes === null || teacherBytes === null)
+      return { disabled: { name: 'memoryRatio', reason: 'no memory measurements' } };
+    return {
+      computed: {
+        name: 'memoryRatio',
+        value: candidateBytes / teacherBytes,
+        samples: measurements,
+        detail: `${mebibytes(candidateBytes)} / ${mebibytes(teacherBytes)} resident`,
+      },
+    };
+  }
+
+  details(): MemoryState {
+    return { ...this.state };
+  }
+
+  toJSON(): MemoryState {
+    return { ...this.state };
+  }
+}
+
+function larger(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.max(a, b);
+}
+
+function mebibytes(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}

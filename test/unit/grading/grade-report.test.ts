@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { grade, validateOverrides } from '../../../src/grading/index.js';
+import {
+  EvaluationAccumulator,
+  type EvaluationReport,
+  type MetricResult,
+} from '../../../src/metrics/index.js';
+import { syntheticBatch } from '../metrics/synthetic-data.js';
+
+const interval = (lower: number, upper: number) => ({ lower, upper, confidence: 0.95, method: 'test' });
+
+function report(metrics: MetricResult[], slices: EvaluationReport['slices'] = []): EvaluationReport {
+  return {
+    rows: { reference: 1000, current: 1000 },
+    metrics,
+    disabled: [{ name: 'powerWatts', reason: 'no energy samples' }],
+    slices,
+    details: {} as EvaluationReport['details'],
+  };
+}
+
+function slice(name: string, samples: number, metrics: MetricResult[]): EvaluationReport['slices'][number] {
+  return { slice: name, samples, referenceSamples: samples, metrics, disabled: [], drift: [] };
+}
+
+test('the verdict is the worst grade, explained in one sentence naming the slice', () => {
+  const graded = grade(
+    report(
+      [
+        { name: 'accuracyDrop', value: 0.01, samples: 5000, interval: interval(0.008, 0.012) },
+        { name: 'p95LatencyMs', value: 150, samples: 500, interval: interval(140, 160) },
+      ],
+      [
+        slice('region=eu', 2000, [
+          { name: 'accuracyDrop', value: 0.061, samples: 2000, interval: interval(0.052, 0.07) },
+        ]),
+        slice('region=us', 3000, [
+          { name: 'accuracyDrop', value: 0.001, samples: 3000, interval: interval(0, 0.004) },
+        ]),
+      ],
+    ),
+  );
+  assert.equal(graded.verdict, 'Critical');
+  assert.equal(graded.explanation, 'accuracyDrop 6.1% [5.2%, 7%] > 5% critical in slice region=eu');
+  assert.deepEqual(
+    graded.metrics.map((m) => [m.name, m.grade]),
+    [
+      ['accuracyDrop', 'Pass'],
+      ['p95LatencyMs', 'Warning'],
+    ],
+  );
+  assert.deepEqual(graded.disabled, [{ name: 'powerWatts', reason: 'no energy samples' }]);
+});
+
+test('disabled metrics and small slices never decide; nothing to grade is Inconclusive', () => {
+  const small = grade(
+    report(
+      [{ name: 'memoryRatio', value: 0.4, samples: 1 }],
+      [
+        slice('region=tiny', 12, [
+          { name: 'accuracyDrop', value: 0.5, samples: 12, interval: interval(0.3, 0.7) },
+        ]),
+      ],
+    ),
+  );
+  assert.equal(small.verdict, 'Pass');
+  assert.equal(small.slices[0]!.decides, false);
+  assert.equal(small.slices[0]!.metrics[0]!.grade, 'Inconclusive');
+  assert.equal(small.explanation, 'all 1 graded metrics meet their targets');
+  const nothing = grade(report([]));
+  assert.equal(nothing.verdict, 'Inconclusive');
+  assert.match(nothing.explanation, /nothing could be graded: powerWatts \(no energy samples\)/);
+});
+
+test('overrides: per metric, per slice column and per exact slice, and enabled: false', () => {
+  const input = report(
+    [{ name: 'p95LatencyMs', value: 150, samples: 500, interval: interval(140, 160) }],
+    [
+      slice('region=eu', 500, [
+        { name: 'accuracyDrop', value: 0.03, samples: 500, interval: interval(0.025, 0.035) },
+      ]),
+      slice('region=us', 500, [
+        { name: 'accuracyDrop', value: 0.03, samples: 500, interval: interval(0.025, 0.035) },
+      ]),
+    ],
+  );
+  const graded = grade(input, {
+    thresholds: { p95LatencyMs: { target: 160, warning: 300 } },
+    slices: {
+      region: { accuracyDrop: { target: 0.04 } },
+      'region=us': { accuracyDrop: { target: 0.01, warning: 0.02 } },
+    },
+  });
+  assert.equal(graded.metrics[0]!.grade, 'Pass');
+  assert.equal(graded.slices[0]!.metrics[0]!.grade, 'Pass');
+  assert.equal(graded.slices[1]!.metrics[0]!.grade, 'Critical');
+  assert.equal(graded.verdict, 'Critical');
+  const switchedOff = grade(input, { slices: { region: { accuracyDrop: { enabled: false } } } });
+  assert.equal(switchedOff.verdict, 'Warning');
+  assert.equal(switchedOff.slices[0]!.metrics[0]!.decides, false);
+  assert.match(switchedOff.explanation, /^p95LatencyMs 150 ms \[140 ms, 160 ms\] misses the 100 ms target/);
+});
+
+test('overrides that make no sense are refused, naming the metric', () => {
+  assert.throws(
+    () => validateOverrides({ thresholds: { accuracyDrop: { target: 0.1, warning: 0.05 } } }),
+    /thresholds.accuracyDrop: warning 0.05 must be at or above target 0.1 \(lower is better\)/,
+  );
+  assert.throws(
+    () => validateOverrides({ slices: { 'region=eu': { throughputQps: { warning: 2000 } } } }),
+    /slices\[region=eu\].throughputQps: warning 2000 must be at or below target 1000/,
+  );
+  assert.throws(
+    () => validateOverrides({ thresholds: { accuracy: {} } as never }),
+    /unknown metric accuracy/,
+  );
+});
+
+test('an Inconclusive breach ranks below a confirmed Warning and above Pass', () => {
+  const graded = grade(
+    report([
+      { name: 'accuracyDrop', value: 0.061, samples: 5000, interval: interval(0.045, 0.077) },
+      { name: 'memoryRatio', value: 0.4, samples: 1 },
+    ]),
+  );
+  assert.equal(graded.verdict, 'Inconclusive');
+  assert.match(graded.explanation, /accuracyDrop 6.1% \[4.5%, 7.7%\] looks like a breach .* inconclusive/);
+});
+
+test('end to end: an engine report of a drifted, noisy candidate grades Critical on psi', () => {
+  const engine = new EvaluationAccumulator({});
+  engine.update(syntheticBatch({ dataset: 'reference', rows: 3000, seed: 1, labels: true }));
+  engine.update(syntheticBatch({ dataset: 'current', rows: 3000, seed: 2, labels: true, shift: 1 }));
+  const graded = grade(engine.result());
+  assert.equal(graded.verdict, 'Critical');
+  assert.match(graded.explanation, /^psi \d/);
+  assert.ok(graded.slices.length === 4 && graded.slices.every((s) => s.metrics.length === 3));
+});

@@ -1,0 +1,102 @@
+import type { EvaluationBatch } from '../../../src/metrics/index.js';
+
+/** Deterministic pseudo-random numbers (mulberry32), so a failing case can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function gaussian(random: () => number): number {
+  const u = Math.max(random(), 1e-12);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
+}
+
+export interface SyntheticOptions {
+  dataset: 'reference' | 'current';
+  rows: number;
+  seed: number;
+  outputWidth?: number;
+  labels?: boolean;
+  /** Shift of the numeric features and the candidate's noise level, to create drift and disagreement. */
+  shift?: number;
+  candidateNoise?: number;
+}
+
+/** A batch shaped like the evaluator's: two numeric and one categorical feature, two slice columns. */
+export function syntheticBatch(options: SyntheticOptions): EvaluationBatch {
+  const random = seededRandom(options.seed);
+  const width = options.outputWidth ?? 1;
+  const rows = options.rows;
+  const shift = options.shift ?? 0;
+  const noise = options.candidateNoise ?? 0.3;
+  const amount = new Float64Array(rows);
+  const hour = new Float64Array(rows);
+  const merchant: string[] = [];
+  const region: string[] = [];
+  const device: string[] = [];
+  const sensitive: string[] = [];
+  const teacher = new Float32Array(rows * width);
+  const candidate = new Float32Array(rows * width);
+  const labels = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    amount[i] = Math.exp(gaussian(random) + shift);
+    hour[i] = Math.floor(random() * 24);
+    merchant.push(['food', 'travel', 'retail', 'other'][Math.floor(random() * (shift > 0 ? 3 : 4))]!);
+    region.push(random() < 0.6 ? 'eu' : 'us');
+    device.push(random() < 0.5 ? 'mobile' : 'web');
+    sensitive.push(random() < 0.3 ? 'a' : random() < 0.5 ? 'b' : 'c');
+    const signal = gaussian(random) + (sensitive[i] === 'a' ? 0.3 : 0);
+    if (width === 1) {
+      teacher[i] = 1 / (1 + Math.exp(-signal));
+      candidate[i] = 1 / (1 + Math.exp(-(signal + noise * gaussian(random))));
+      labels[i] = random() < (teacher[i] as number) ? 1 : 0;
+    } else {
+      for (let k = 0; k < width; k++) {
+        const base = signal * (k - (width - 1) / 2) + gaussian(random) * 0.5;
+        teacher[i * width + k] = base;
+        candidate[i * width + k] = base + noise * gaussian(random);
+      }
+      labels[i] = Math.floor(random() * width);
+    }
+  }
+  const batch: EvaluationBatch = {
+    dataset: options.dataset,
+    rows,
+    numericFeatures: { amount, hour },
+    categoricalFeatures: { merchant },
+    teacherScores: teacher,
+    candidateScores: candidate,
+    outputWidth: width,
+    sensitive,
+    slices: { region, device },
+  };
+  if (options.labels) batch.labels = labels;
+  return batch;
+}
+
+/** Rows [start, end) of a batch, as a shard of it would see them. */
+export function sliceBatch(batch: EvaluationBatch, start: number, end: number): EvaluationBatch {
+  const pick = <T extends { slice(a: number, b: number): T }>(column: T) => column.slice(start, end);
+  const mapValues = <T extends { slice(a: number, b: number): T }>(record: Record<string, T>) =>
+    Object.fromEntries(Object.entries(record).map(([k, v]) => [k, pick(v)]));
+  const w = batch.outputWidth;
+  const part: EvaluationBatch = {
+    dataset: batch.dataset,
+    rows: end - start,
+    numericFeatures: mapValues(batch.numericFeatures),
+    categoricalFeatures: mapValues(batch.categoricalFeatures),
+    teacherScores: batch.teacherScores.slice(start * w, end * w),
+    candidateScores: batch.candidateScores.slice(start * w, end * w),
+    outputWidth: w,
+    slices: mapValues(batch.slices),
+  };
+  if (batch.labels) part.labels = pick(batch.labels);
+  if (batch.sensitive) part.sensitive = pick(batch.sensitive);
+  return part;
+}
