@@ -1,0 +1,13 @@
+export type { Column, RecordBatch, ReadOptions, TableFormat } from './table.js';
+export { formats, formatFor, type FormatName } from './formats.js';
+export { openTable, defaultBatchSize, type OpenTableOptions } from './open.js';
+export {
+  encodeBatch,
+  encodedFeatureNames,
+  featureSpecs,
+  selectedColumns,
+  type ColumnSelection,
+  type EncodedBatch,
+  type FeatureSpec,
+  type LabelSpec,
+} from './features.js';

@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+
+import { openTable } from '../../../src/evaluator/data/open.js';
+import { openSource, readAll } from '../../../src/evaluator/sources/index.js';
+
+const fixture = 'test/fixtures/penguins/reference.csv';
+let root: string;
+
+before(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'pruneguard-sources-'));
+  await mkdir(path.join(root, 'pvc/datasets/penguins'), { recursive: true });
+  await mkdir(path.join(root, 'configmap/thresholds'), { recursive: true });
+  await writeFile(path.join(root, 'pvc/datasets/penguins/reference.csv'), await readFile(fixture));
+  await writeFile(path.join(root, 'configmap/thresholds/reference.csv'), await readFile(fixture));
+  process.env.PRUNEGUARD_PVC_ROOT = path.join(root, 'pvc');
+  process.env.PRUNEGUARD_CONFIGMAP_ROOT = path.join(root, 'configmap');
+});
+
+after(() => {
+  delete process.env.PRUNEGUARD_PVC_ROOT;
+  delete process.env.PRUNEGUARD_CONFIGMAP_ROOT;
+});
+
+test('pvc:// and configmap:// resolve under their mount roots', async () => {
+  const expected = await readFile(fixture);
+  assert.deepEqual(Buffer.from(await readAll(openSource('pvc://datasets/penguins/reference.csv'))), expected);
+  assert.deepEqual(Buffer.from(await readAll(openSource('configmap://thresholds/reference.csv'))), expected);
+  assert.deepEqual(Buffer.from(await readAll(openSource(`file://${path.resolve(fixture)}`))), expected);
+  assert.deepEqual(Buffer.from(await readAll(openSource(fixture))), expected);
+});
+
+test('a missing file names the URI and where it looked', async () => {
+  await assert.rejects(
+    readAll(openSource('pvc://datasets/penguins/nope.csv')),
+    (error: Error) =>
+      error.message.startsWith('pvc://datasets/penguins/nope.csv: file not found') &&
+      error.message.includes(path.join(root, 'pvc/datasets/penguins/nope.csv')),
+  );
+});
+
+test('paths that leave the mount and unknown schemes are refused', () => {
+  assert.throws(
+    () => openSource('pvc://datasets/../../etc/passwd'),
+    /pvc:\/\/datasets\/..\/..\/etc\/passwd: path leaves the pvc mount/,
+  );
+  assert.throws(() => openSource('configmap://only-a-name'), /expected configmap:\/\/<name>\/<path>/);
+  assert.throws(
+    () => openSource('s3://bucket/key.csv'),
+    /s3:\/\/bucket\/key.csv: unsupported scheme 's3:\/\/'/,
+  );
+});
+
+/** Serves files by URL path, honouring single Range requests as object stores do. */
+function serve(server: http.Server | https.Server, files: Record<string, Buffer>): Promise<number> {
+  server.on('request', (request: http.IncomingMessage, response: http.ServerResponse) => {
+    const file = files[request.url ?? ''];
+    if (!file) {
+      response.writeHead(404).end();
+      return;
+    }
+    const range = /bytes=(\d+)-(\d+)/.exec(request.headers.range ?? '');
+    if (range) {
+      const [start, end] = [Number(range[1]), Number(range[2])];
+      response
+        .writeHead(206, { 'content-range': `bytes ${start}-${end}/${file.length}` })
+        .end(file.subarray(start, end + 1));
+    } else {
+      response
+        .writeHead(200, { 'content-length': file.length })
+        .end(request.method === 'HEAD' ? undefined : file);
+    }
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+  );
+}
+
+test('http:// streams, reads ranges (Parquet included) and reports HTTP errors with the URI', async () => {
+  const file = await readFile(fixture);
+  const parquet = await readFile('test/fixtures/flights/reference.parquet');
+  const server = http.createServer();
+  const port = await serve(server, { '/data/reference.csv': file, '/data/reference.parquet': parquet });
+  try {
+    const uri = `http://127.0.0.1:${port}/data/reference.csv`;
+    const source = openSource(uri);
+    assert.equal(await source.size(), file.length);
+    assert.deepEqual(Buffer.from(await source.read(10, 50)), file.subarray(10, 50));
+    let rows = 0;
+    for await (const batch of openTable(uri, { batchSize: 50 })) rows += batch.rows;
+    assert.equal(rows, file.toString().trim().split('\n').length - 1);
+    await assert.rejects(
+      readAll(openSource(`http://127.0.0.1:${port}/missing.csv`)),
+      /missing\.csv: HTTP 404/,
+    );
+
+    // Parquet over HTTP reads its footer and row groups with Range requests.
+    const delays = async (uri: string) => {
+      const values: number[] = [];
+      for await (const batch of openTable(uri, { columns: ['delay'] }))
+        values.push(...(batch.columns.delay as Float64Array));
+      return values;
+    };
+    const local = await delays('test/fixtures/flights/reference.parquet');
+    assert.equal(local.length, 5726);
+    assert.deepEqual(await delays(`http://127.0.0.1:${port}/data/reference.parquet`), local);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+test('https:// trusts a private CA given in PRUNEGUARD_HTTPS_CA_FILE', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pruneguard-tls-'));
+  await promisify(execFile)(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      'key.pem',
+      '-out',
+      'cert.pem',
+    ],
+    { cwd: dir },
+  );
+  const file = await readFile(fixture);
+  const server = https.createServer({
+    key: await readFile(path.join(dir, 'key.pem')),
+    cert: await readFile(path.join(dir, 'cert.pem')),
+  });
+  const port = await serve(server, { '/data/reference.csv': file });
+  const uri = `https://127.0.0.1:${port}/data/reference.csv`;
+  try {
+    await assert.rejects(readAll(openSource(uri)), (error: Error) => error.message.startsWith(`${uri}: `));
+    process.env.PRUNEGUARD_HTTPS_CA_FILE = path.join(dir, 'cert.pem');
+    assert.deepEqual(Buffer.from(await readAll(openSource(uri))), file);
+  } finally {
+    delete process.env.PRUNEGUARD_HTTPS_CA_FILE;
+    server.closeAllConnections();
+    server.close();
+  }
+});
