@@ -7,7 +7,14 @@
  * like kubectl's default `--validate=strict`; the CRD drops that keyword because Kubernetes prunes
  * unknown fields instead of accepting the keyword.
  */
-import { Type, type TLiteral, type TProperties, type TUnion, type ObjectOptions } from '@sinclair/typebox';
+import {
+  Type,
+  type ObjectOptions,
+  type Static,
+  type TLiteral,
+  type TProperties,
+  type TUnion,
+} from '@sinclair/typebox';
 
 /** A CEL rule (`x-kubernetes-validations` entry) enforced by the API server, not by `Value.Check`. */
 export interface CelRule {
@@ -159,3 +166,5 @@ export const ObjectMeta = Type.Object(
   },
   { 'x-pruneguard-metadata': true },
 );
+
+export type Condition = Static<typeof Condition>;

@@ -334,6 +334,14 @@ export const Target = object(
     kind: stringEnum(targetKinds),
     name: resourceName('The Argo Rollout, or the stable Deployment of a stable/canary pair.'),
     canaryName: Type.Optional(resourceName('The canary Deployment of a Deployment pair.')),
+    stepWeight: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        description:
+          'Deployment pair only: percent of the pair’s replicas moved to the canary per passing run (default 25).',
+      }),
+    ),
     apiVersion: Type.Optional(
       Type.String({
         maxLength: 253,
@@ -357,6 +365,13 @@ export const Target = object(
         message: 'target.canaryName is only for a Deployment pair; an Argo Rollout manages its own canary',
         reason: 'FieldValueForbidden',
         fieldPath: '.canaryName',
+      },
+      {
+        rule: "self.kind == 'Deployment' || !has(self.stepWeight)",
+        message:
+          'target.stepWeight is only for a Deployment pair; an Argo Rollout takes its steps from its own strategy',
+        reason: 'FieldValueForbidden',
+        fieldPath: '.stepWeight',
       },
       {
         rule: '!has(self.canaryName) || self.canaryName != self.name',

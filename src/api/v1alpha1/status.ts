@@ -105,6 +105,17 @@ export const PrunedModelEvaluationStatus = object({
       description: 'Critical runs in a row, compared with spec.policy.consecutiveBreaches.',
     }),
   ),
+  hysteresis: Type.Optional(
+    object(
+      {
+        consecutiveCritical: Type.Integer({ minimum: 0 }),
+        consecutiveHealthy: Type.Integer({ minimum: 0 }),
+        critical: Type.Boolean({ description: 'Critical has been acted on and has not recovered yet.' }),
+        lastRun: Type.Optional(resourceName('The last run counted, so counting it again changes nothing.')),
+      },
+      { description: 'Streaks behind consecutiveBreaches (to act) and recovery (to stop acting).' },
+    ),
+  ),
   actions: Type.Optional(
     Type.Array(Action, {
       maxItems: 50,

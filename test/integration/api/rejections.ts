@@ -209,6 +209,15 @@ export const rejections: Rejection[] = [
     message: 'target.canaryName is only for a Deployment pair; an Argo Rollout manages its own canary',
   },
   {
+    name: 'rollout-target-with-step-weight',
+    source: 'cel',
+    object: evaluationWith('reject-rollout-step', (spec) => {
+      spec.target = { kind: 'Rollout', name: 'penguins', stepWeight: 10 };
+    }),
+    field: 'spec.target.stepWeight',
+    message: 'target.stepWeight is only for a Deployment pair; an Argo Rollout takes its steps from its own strategy',
+  },
+  {
     name: 'deployment-canary-is-stable',
     source: 'cel',
     object: evaluationWith('reject-canary-same', (spec) => {

@@ -1,0 +1,167 @@
+import type { V1Job, V1OwnerReference, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { EvaluationRun, PrunedModelEvaluation } from '../api/v1alpha1/index.js';
+import { apiVersion, evaluationRunNames } from '../api/v1alpha1/index.js';
+
+export const labels = {
+  evaluation: 'pruneguard.io/evaluation',
+  run: 'pruneguard.io/run',
+  component: 'app.kubernetes.io/component',
+  managedBy: 'app.kubernetes.io/managed-by',
+} as const;
+
+/** Where the evaluator finds `pvc://` and `configmap://` URIs inside its pod. */
+export const mountRoots = { pvc: '/mnt/pruneguard/pvc', configmap: '/mnt/pruneguard/configmap' } as const;
+
+export const gpuResource = 'nvidia.com/gpu';
+const gpuNodeLabel = 'nvidia.com/gpu.present';
+
+export interface EvaluationJobOptions {
+  /** The evaluator image when the evaluation does not name one (the operator's own image). */
+  defaultImage: string;
+  serviceAccountName: string;
+}
+
+/** The sources an evaluation reads, in the order the evaluator opens them. */
+export function evaluationUris(spec: PrunedModelEvaluation['spec']): string[] {
+  return [spec.teacher.uri, spec.candidate.uri, spec.data.reference.uri, spec.data.current.uri];
+}
+
+interface Mounts {
+  volumes: V1Volume[];
+  volumeMounts: V1VolumeMount[];
+}
+
+/** One read-only volume per PersistentVolumeClaim and ConfigMap named by a URI. */
+export function sourceMounts(uris: readonly string[]): Mounts {
+  const claims = new Set<string>();
+  const configMaps = new Set<string>();
+  for (const uri of uris) {
+    const match = /^(pvc|configmap):\/\/([^/]+)\//.exec(uri);
+    if (match?.[1] === 'pvc') claims.add(match[2]!);
+    if (match?.[1] === 'configmap') configMaps.add(match[2]!);
+  }
+  const volumes: V1Volume[] = [];
+  const volumeMounts: V1VolumeMount[] = [];
+  for (const claim of [...claims].sort()) {
+    const name = volumeName('pvc', claim);
+    volumes.push({ name, persistentVolumeClaim: { claimName: claim, readOnly: true } });
+    volumeMounts.push({ name, mountPath: `${mountRoots.pvc}/${claim}`, readOnly: true });
+  }
+  for (const configMap of [...configMaps].sort()) {
+    const name = volumeName('cm', configMap);
+    volumes.push({ name, configMap: { name: configMap } });
+    volumeMounts.push({ name, mountPath: `${mountRoots.configmap}/${configMap}`, readOnly: true });
+  }
+  return { volumes, volumeMounts };
+}
+
+/** Quantities are int-or-string in the API; the Job takes strings. */
+function quantities(values: Record<string, string | number> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(values ?? {}).map(([k, v]) => [k, String(v)]));
+}
+
+function volumeName(prefix: string, source: string): string {
+  // Volume names are DNS labels; a claim name may be up to 253 characters.
+  return `${prefix}-${source}`
+    .slice(0, 63)
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/-+$/, '');
+}
+
+export function ownerReference(object: {
+  apiVersion: string;
+  kind: string;
+  metadata?: { name?: string; uid?: string };
+}): V1OwnerReference {
+  return {
+    apiVersion: object.apiVersion,
+    kind: object.kind,
+    name: object.metadata!.name!,
+    uid: object.metadata!.uid!,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/**
+ * The Job of one run: an Indexed Job with one completion per shard, each pod running
+ * `pruneguard evaluator` for its shard (JOB_COMPLETION_INDEX, set by the Job controller) and
+ * writing its result into the run's status through the API.
+ */
+export function evaluationJob(run: EvaluationRun, options: EvaluationJobOptions): V1Job {
+  const spec = run.spec.evaluationSpec;
+  const runtime = spec.runtime;
+  const onGpu = runtime.accelerator === gpuResource;
+  const { volumes, volumeMounts } = sourceMounts(evaluationUris(spec));
+  const name = run.metadata.name!;
+  const podLabels = {
+    [labels.evaluation]: run.spec.evaluationName,
+    [labels.run]: name,
+    [labels.component]: 'evaluator',
+    [labels.managedBy]: 'pruneguard',
+  };
+
+  const limits = quantities(runtime.resources?.limits);
+  if (onGpu && limits[gpuResource] === undefined) limits[gpuResource] = '1';
+  const tolerations: V1Toleration[] = [...((runtime.tolerations as V1Toleration[] | undefined) ?? [])];
+  if (onGpu && !tolerations.some((t) => t.key === gpuResource)) {
+    tolerations.push({ key: gpuResource, operator: 'Exists', effect: 'NoSchedule' });
+  }
+  const nodeSelector: Record<string, string> = { ...(runtime.nodeSelector ?? {}) };
+  if (onGpu && nodeSelector[gpuNodeLabel] === undefined) nodeSelector[gpuNodeLabel] = 'true';
+
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name,
+      namespace: run.metadata.namespace!,
+      labels: podLabels,
+      ownerReferences: [
+        ownerReference({ apiVersion, kind: evaluationRunNames.kind, metadata: run.metadata }),
+      ],
+    },
+    spec: {
+      completionMode: 'Indexed',
+      completions: run.spec.shards,
+      parallelism: run.spec.shards,
+      backoffLimit: 0,
+      activeDeadlineSeconds: runtime.timeoutSeconds,
+      template: {
+        metadata: { labels: podLabels },
+        spec: {
+          restartPolicy: 'Never',
+          serviceAccountName: runtime.serviceAccountName ?? options.serviceAccountName,
+          ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector } : {}),
+          ...(tolerations.length > 0 ? { tolerations } : {}),
+          ...(runtime.affinity ? { affinity: runtime.affinity as never } : {}),
+          ...(volumes.length > 0 ? { volumes } : {}),
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 65532,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: 'evaluator',
+              image: runtime.image ?? options.defaultImage,
+              command: ['pruneguard'],
+              args: ['evaluator', '--namespace', run.metadata.namespace!, '--run', name],
+              resources: {
+                ...(runtime.resources?.requests ? { requests: quantities(runtime.resources.requests) } : {}),
+                ...(Object.keys(limits).length > 0 ? { limits } : {}),
+              },
+              terminationMessagePolicy: 'FallbackToLogsOnError',
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+              },
+              ...(volumeMounts.length > 0 ? { volumeMounts } : {}),
+            },
+          ],
+        },
+      },
+    },
+  };
+}

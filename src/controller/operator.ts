@@ -1,0 +1,266 @@
+import http from 'node:http';
+import os from 'node:os';
+import {
+  BatchV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  RbacAuthorizationV1Api,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1Job,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import {
+  evaluationRunNames,
+  group,
+  prunedModelEvaluationNames,
+  version,
+  type EvaluationRun,
+  type PrunedModelEvaluation,
+} from '../api/v1alpha1/index.js';
+import { OperatorMetrics } from '../telemetry/operator-metrics.js';
+import { labels } from './evaluation-job.js';
+import { EventRecorder } from './events.js';
+import { ResourceInformer } from './informer.js';
+import { defaultLeaderElection, LeaderElector } from './leader-election.js';
+import { EvaluationReconciler, type Caches, type ReconcilerOptions } from './reconciler.js';
+import { WorkQueue } from './work-queue.js';
+
+export interface OperatorOptions {
+  kc: KubeConfig;
+  log: Logger;
+  /** Watch one namespace only; all namespaces when absent. */
+  namespace?: string;
+  /** Port of /healthz, /readyz and /metrics; 0 picks a free one (tests). */
+  port: number;
+  workers: number;
+  leaderElection: { enabled: boolean; namespace: string; leaseName: string; identity?: string };
+  reconciler: ReconcilerOptions;
+}
+
+export interface RunningOperator {
+  port: number;
+  metrics: OperatorMetrics;
+  /** Resolves when the operator has stopped; rejects if it lost leadership. */
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+const managedSelector = `${labels.managedBy}=pruneguard`;
+
+/**
+ * `pruneguard operator`: serves health and metrics at once, and, while it holds the leader
+ * lease, watches evaluations, runs, Jobs and pods and reconciles evaluations from a work queue.
+ */
+export async function startOperator(options: OperatorOptions): Promise<RunningOperator> {
+  const { kc, log } = options;
+  const metrics = new OperatorMetrics();
+  const identity = options.leaderElection.identity ?? `${os.hostname()}-${process.pid}`;
+  const stopping = new AbortController();
+  let ready = !options.leaderElection.enabled;
+  let leading = false;
+
+  const server = http.createServer((req, res) => {
+    const path = req.url?.split('?')[0];
+    if (path === '/healthz') return reply(res, 200, 'ok');
+    if (path === '/readyz') return ready ? reply(res, 200, 'ok') : reply(res, 503, 'informers not synced');
+    if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => reply(res, 200, text, metrics.registry.contentType),
+        (error: Error) => reply(res, 500, error.message),
+      );
+      return;
+    }
+    reply(res, 404, 'not found');
+  });
+  await new Promise<void>((resolve) => server.listen(options.port, resolve));
+  const port = (server.address() as { port: number }).port;
+  log.info(
+    { port, identity, namespace: options.namespace ?? '(all)' },
+    'operator serving /healthz /readyz /metrics',
+  );
+
+  const lead = async (lost: AbortSignal) => {
+    leading = true;
+    metrics.leader.set(1);
+    try {
+      await runController(options, metrics, identity, lost, (synced) => (ready = synced));
+    } finally {
+      leading = false;
+      metrics.leader.set(0);
+    }
+  };
+
+  const done = (async () => {
+    try {
+      if (options.leaderElection.enabled) {
+        ready = true; // a standby replica is healthy and ready; only the leader reconciles
+        const elector = new LeaderElector(
+          kc.makeApiClient(CoordinationV1Api),
+          {
+            ...defaultLeaderElection,
+            namespace: options.leaderElection.namespace,
+            leaseName: options.leaderElection.leaseName,
+            identity,
+          },
+          log,
+        );
+        await elector.run(stopping.signal, lead);
+        if (!stopping.signal.aborted) throw new Error('lost leadership');
+      } else {
+        await lead(stopping.signal);
+      }
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      log.info({ wasLeading: leading }, 'operator stopped');
+    }
+  })();
+
+  return {
+    port,
+    metrics,
+    done,
+    async stop() {
+      stopping.abort();
+      await done.catch(() => undefined);
+    },
+  };
+}
+
+async function runController(
+  options: OperatorOptions,
+  metrics: OperatorMetrics,
+  identity: string,
+  stop: AbortSignal,
+  setReady: (ready: boolean) => void,
+): Promise<void> {
+  const { kc, log, namespace } = options;
+  const objects = kc.makeApiClient(CustomObjectsApi);
+  const batch = kc.makeApiClient(BatchV1Api);
+  const core = kc.makeApiClient(CoreV1Api);
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  const queue = new WorkQueue();
+
+  const enqueueOwner = (object: { metadata?: { namespace?: string; labels?: Record<string, string> } }) => {
+    const evaluation = object.metadata?.labels?.[labels.evaluation];
+    if (evaluation) queue.add(`${object.metadata!.namespace}/${evaluation}`);
+  };
+  const enqueueEvaluation = (object: PrunedModelEvaluation) =>
+    queue.add(`${object.metadata.namespace}/${object.metadata.name}`);
+
+  const customPath = (plural: string) =>
+    namespace
+      ? `/apis/${group}/${version}/namespaces/${namespace}/${plural}`
+      : `/apis/${group}/${version}/${plural}`;
+  const listCustom = (plural: string) => async () =>
+    (await (namespace
+      ? objects.listNamespacedCustomObject({ group, version, namespace, plural })
+      : objects.listClusterCustomObject({
+          group,
+          version,
+          plural,
+        }))) as KubernetesListObject<KubernetesObject>;
+
+  const caches: Caches = {
+    evaluations: new ResourceInformer<PrunedModelEvaluation>(
+      kc,
+      customPath(prunedModelEvaluationNames.plural),
+      listCustom(prunedModelEvaluationNames.plural),
+      { onChange: enqueueEvaluation, onDelete: enqueueEvaluation },
+      log,
+    ),
+    runs: new ResourceInformer<EvaluationRun>(
+      kc,
+      customPath(evaluationRunNames.plural),
+      listCustom(evaluationRunNames.plural),
+      { onChange: enqueueOwner, onDelete: enqueueOwner },
+      log,
+    ),
+    jobs: new ResourceInformer<V1Job>(
+      kc,
+      namespace ? `/apis/batch/v1/namespaces/${namespace}/jobs` : '/apis/batch/v1/jobs',
+      () =>
+        namespace
+          ? batch.listNamespacedJob({ namespace, labelSelector: managedSelector })
+          : batch.listJobForAllNamespaces({ labelSelector: managedSelector }),
+      { onChange: enqueueOwner, onDelete: enqueueOwner },
+      log,
+      managedSelector,
+    ),
+    pods: new ResourceInformer<V1Pod>(
+      kc,
+      namespace ? `/api/v1/namespaces/${namespace}/pods` : '/api/v1/pods',
+      () =>
+        namespace
+          ? core.listNamespacedPod({ namespace, labelSelector: managedSelector })
+          : core.listPodForAllNamespaces({ labelSelector: managedSelector }),
+      { onChange: enqueueOwner, onDelete: enqueueOwner },
+      log,
+      managedSelector,
+    ),
+  };
+
+  const reconciler = new EvaluationReconciler(
+    { kc, objects, batch, core, rbac },
+    caches,
+    new EventRecorder(core, identity, log),
+    metrics,
+    options.reconciler,
+    log,
+  );
+
+  const informers = Object.values(caches) as ResourceInformer<object>[];
+  try {
+    // Dependents first, so the first reconcile of each evaluation sees its runs and Jobs.
+    for (const informer of [caches.pods, caches.jobs, caches.runs, caches.evaluations])
+      await informer.start();
+    setReady(true);
+    log.info('caches synced; reconciling');
+
+    const worker = async () => {
+      for (;;) {
+        const key = await queue.get();
+        if (key === undefined) return;
+        metrics.queueDepth.set(queue.length);
+        const end = metrics.reconcileDuration.startTimer();
+        try {
+          const result = await reconciler.reconcile(key);
+          queue.forget(key);
+          if (result.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
+          end({ result: 'success' });
+        } catch (error) {
+          const retryInMs = queue.addRateLimited(key);
+          const [ns, name] = key.split('/');
+          log.error({ namespace: ns, name, err: error, retryInMs }, 'reconcile failed');
+          end({ result: 'error' });
+        } finally {
+          queue.done(key);
+        }
+      }
+    };
+    const workers = Array.from({ length: options.workers }, worker);
+    await new Promise<void>((resolve) => {
+      if (stop.aborted) return resolve();
+      stop.addEventListener('abort', () => resolve(), { once: true });
+    });
+    queue.shutDown();
+    await Promise.all(workers);
+  } finally {
+    setReady(false);
+    await Promise.all(informers.map((i) => i.stop()));
+  }
+}
+
+function reply(
+  res: http.ServerResponse,
+  status: number,
+  body: string,
+  contentType = 'text/plain; charset=utf-8',
+): void {
+  res.writeHead(status, { 'content-type': contentType });
+  res.end(body);
+}

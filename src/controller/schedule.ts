@@ -1,0 +1,26 @@
+import { CronExpressionParser } from 'cron-parser';
+
+export interface ScheduleSpec {
+  interval?: string;
+  cron?: string;
+}
+
+const durationUnitsMs: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses the schedule's interval syntax, e.g. `30m` or `1h30m`. */
+export function parseInterval(interval: string): number {
+  const parts = [...interval.matchAll(/([0-9]+)(s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== interval) {
+    throw new Error(`schedule.interval "${interval}" is not a duration such as 30m or 1h30m`);
+  }
+  return parts.reduce((sum, [, amount, unit]) => sum + Number(amount) * durationUnitsMs[unit!]!, 0);
+}
+
+/** When the run after one scheduled at `previous` is due. Cron expressions are read in UTC. */
+export function nextRunAfter(schedule: ScheduleSpec, previous: Date): Date {
+  if (schedule.cron) {
+    return CronExpressionParser.parse(schedule.cron, { currentDate: previous, tz: 'UTC' }).next().toDate();
+  }
+  if (schedule.interval) return new Date(previous.getTime() + parseInterval(schedule.interval));
+  throw new Error('schedule: set exactly one of interval or cron');
+}

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parsePrunedModelEvaluation, type EvaluationRun } from '../../../src/api/v1alpha1/index.js';
+import { evaluationJob, sourceMounts } from '../../../src/controller/evaluation-job.js';
+
+function runOf(runtime: Record<string, unknown>): EvaluationRun {
+  const evaluation = parsePrunedModelEvaluation(
+    {
+      apiVersion: 'pruneguard.io/v1alpha1',
+      kind: 'PrunedModelEvaluation',
+      metadata: { name: 'penguins', namespace: 'ml' },
+      spec: {
+        teacher: { uri: 'pvc://models/penguins/teacher.onnx' },
+        candidate: { uri: 'pvc://models/penguins/pruned.onnx' },
+        data: {
+          reference: { uri: 'configmap://penguins-data/reference.csv' },
+          current: { uri: 'https://data.example/current.csv' },
+          features: ['a', 'b'],
+        },
+        schedule: { interval: '30m' },
+        runtime,
+      },
+    },
+    'test',
+  );
+  return {
+    apiVersion: 'pruneguard.io/v1alpha1',
+    kind: 'EvaluationRun',
+    metadata: { name: 'penguins-00001', namespace: 'ml', uid: 'run-uid' },
+    spec: {
+      evaluationName: 'penguins',
+      generation: 1,
+      shards: evaluation.spec.runtime.parallelism,
+      evaluationSpec: evaluation.spec,
+    },
+  };
+}
+
+describe('evaluationJob', () => {
+  it('mounts each claim and ConfigMap once, read-only, where the evaluator resolves URIs', () => {
+    const { volumes, volumeMounts } = sourceMounts([
+      'pvc://models/a.onnx',
+      'pvc://models/b.onnx',
+      'configmap://data/ref.csv',
+      'https://x/y.csv',
+    ]);
+    assert.deepEqual(volumes, [
+      { name: 'pvc-models', persistentVolumeClaim: { claimName: 'models', readOnly: true } },
+      { name: 'cm-data', configMap: { name: 'data' } },
+    ]);
+    assert.deepEqual(
+      volumeMounts.map((m) => m.mountPath),
+      ['/mnt/pruneguard/pvc/models', '/mnt/pruneguard/configmap/data'],
+    );
+  });
+
+  it('runs shards as an Indexed Job owned by the run, with the run in its arguments', () => {
+    const job = evaluationJob(runOf({ parallelism: 3, timeoutSeconds: 600 }), {
+      defaultImage: 'pruneguard:test',
+      serviceAccountName: 'pruneguard-evaluator',
+    });
+    assert.equal(job.metadata?.name, 'penguins-00001');
+    assert.equal(job.metadata?.ownerReferences?.[0]?.kind, 'EvaluationRun');
+    assert.equal(job.spec?.completionMode, 'Indexed');
+    assert.equal(job.spec?.completions, 3);
+    assert.equal(job.spec?.parallelism, 3);
+    assert.equal(job.spec?.activeDeadlineSeconds, 600);
+    const pod = job.spec!.template.spec!;
+    assert.equal(pod.serviceAccountName, 'pruneguard-evaluator');
+    assert.deepEqual(pod.containers[0]!.args, ['evaluator', '--namespace', 'ml', '--run', 'penguins-00001']);
+    assert.equal(pod.containers[0]!.image, 'pruneguard:test');
+    assert.equal(pod.nodeSelector, undefined);
+    assert.equal(pod.tolerations, undefined);
+  });
+
+  it('puts GPU evaluations on GPU nodes: one GPU, the GPU taint tolerated, the GPU label selected', () => {
+    const job = evaluationJob(runOf({ accelerator: 'nvidia.com/gpu', nodeSelector: { pool: 'inference' } }), {
+      defaultImage: 'pruneguard:test',
+      serviceAccountName: 'sa',
+    });
+    const pod = job.spec!.template.spec!;
+    assert.equal(pod.containers[0]!.resources?.limits?.['nvidia.com/gpu'], '1');
+    assert.deepEqual(pod.nodeSelector, { pool: 'inference', 'nvidia.com/gpu.present': 'true' });
+    assert.deepEqual(pod.tolerations, [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+  });
+});
