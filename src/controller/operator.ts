@@ -39,6 +39,8 @@ export interface OperatorOptions {
   workers: number;
   leaderElection: { enabled: boolean; namespace: string; leaseName: string; identity?: string };
   reconciler: ReconcilerOptions;
+  /** The reconciler's clock; tests shift it to cross schedule intervals without waiting. */
+  now?: () => Date;
 }
 
 export interface RunningOperator {
@@ -211,6 +213,7 @@ async function runController(
     metrics,
     options.reconciler,
     log,
+    options.now,
   );
 
   const informers = Object.values(caches) as ResourceInformer<object>[];

@@ -199,6 +199,8 @@ export class EvaluationReconciler {
     } catch (error) {
       // A deterministic name makes a stale cache harmless: the run exists and the next reconcile sees it.
       if ((error as { code?: number }).code === 409) return undefined;
+      // The namespace is being deleted, and the evaluation with it: nothing to start.
+      if (errorStatus(error).includes('because it is being terminated')) return undefined;
       throw error;
     }
   }

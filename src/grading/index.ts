@@ -10,3 +10,4 @@ export type { GradingOverrides, MetricOverride, ThresholdOverrides } from './ove
 export { applyHysteresis } from './hysteresis.js';
 export type { HysteresisOutcome, HysteresisPolicy, HysteresisState } from './hysteresis.js';
 export { describe as describeGrade, formatValue } from './explanation.js';
+export { gradeEvaluation, gradingOverrides, type GradedRun } from './status.js';

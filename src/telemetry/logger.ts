@@ -11,9 +11,33 @@ export function createLogger(options: { name: string; level?: string; destinatio
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: serializeError },
     },
     pino.destination({ fd: options.destination ?? 1, sync: false }),
   );
+}
+
+/**
+ * Kubernetes client errors carry the whole HTTP exchange; a log line needs the status code and
+ * the server's message.
+ */
+function serializeError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const { code, body } = error as { code?: unknown; body?: unknown };
+  if (typeof code === 'number' && body !== undefined) {
+    const parsed = typeof body === 'string' ? safeJson(body) : body;
+    const message = (parsed as { message?: string } | undefined)?.message ?? error.message.split('\n')[0];
+    return { type: 'KubernetesApiError', code, message };
+  }
+  return pino.stdSerializers.err(error);
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text };
+  }
 }
 
 /** A child logger that puts the object's namespace/name on every line. */

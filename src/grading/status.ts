@@ -1,0 +1,61 @@
+import type { MetricResult, PrunedModelEvaluationSpec, SliceResult } from '../api/v1alpha1/index.js';
+import type { EvaluationAccumulator } from '../metrics/index.js';
+import { grade, type GradedReport } from './grade-report.js';
+import type { GradedMetric } from './grade.js';
+import type { GradingOverrides } from './overrides.js';
+
+export interface GradedRun {
+  graded: GradedReport;
+  /** Current-data rows over all shards. */
+  samples: number;
+  metrics: MetricResult[];
+  slices: SliceResult[];
+}
+
+/** spec.thresholds and spec.sliceThresholds in the grading engine's terms. */
+export function gradingOverrides(spec: PrunedModelEvaluationSpec): GradingOverrides {
+  const slices: NonNullable<GradingOverrides['slices']> = {};
+  for (const entry of spec.sliceThresholds ?? []) {
+    slices[entry.slice] = { ...slices[entry.slice], [entry.metric]: { target: entry.target, warning: entry.warning } };
+  }
+  return { thresholds: spec.thresholds, slices };
+}
+
+/** Grades one accumulator as the operator writes it to status; `pruneguard evaluate` prints the same. */
+export function gradeEvaluation(accumulator: EvaluationAccumulator, spec: PrunedModelEvaluationSpec): GradedRun {
+  const report = accumulator.result();
+  const graded = grade(report, gradingOverrides(spec));
+  return {
+    graded,
+    samples: report.rows.current,
+    metrics: graded.metrics.map(statusMetric),
+    slices: graded.slices.map((slice) => ({
+      slice: slice.slice,
+      samples: slice.samples,
+      metrics: slice.metrics.map(statusMetric),
+    })),
+  };
+}
+
+function statusMetric(metric: GradedMetric): MetricResult {
+  const detail: Record<string, string> = {};
+  if (metric.detail) detail.note = metric.detail;
+  if (metric.reason) detail.reason = metric.reason;
+  return {
+    name: metric.name,
+    value: roundForStatus(metric.value),
+    grade: metric.decides ? metric.grade : 'Disabled',
+    target: metric.target,
+    warning: metric.warning,
+    ...(metric.interval
+      ? { interval: [roundForStatus(metric.interval.lower), roundForStatus(metric.interval.upper)] }
+      : {}),
+    samples: metric.samples,
+    ...(Object.keys(detail).length > 0 ? { detail } : {}),
+  };
+}
+
+/** Six significant digits: enough to reproduce a grade, and a status that does not churn on noise. */
+function roundForStatus(value: number): number {
+  return Number.isFinite(value) ? Number(value.toPrecision(6)) : value;
+}

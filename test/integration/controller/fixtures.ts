@@ -1,0 +1,162 @@
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import {
+  evaluationRunNames,
+  group,
+  prunedModelEvaluationNames,
+  version,
+  type EvaluationRun,
+  type PrunedModelEvaluation,
+} from '../../../src/api/v1alpha1/index.js';
+
+type Json = Record<string, unknown>;
+
+/** A penguins evaluation reading its models and data from the claims `models` and `data`. */
+export function penguinsEvaluation(name: string, spec: Json = {}): Json {
+  return {
+    apiVersion: `${group}/${version}`,
+    kind: prunedModelEvaluationNames.kind,
+    metadata: { name },
+    spec: {
+      teacher: { uri: 'pvc://models/penguins/teacher.onnx' },
+      candidate: { uri: 'pvc://models/penguins/pruned-30.onnx' },
+      data: {
+        reference: { uri: 'pvc://data/penguins/reference.csv' },
+        current: { uri: 'pvc://data/penguins/current.jsonl' },
+        features: ['Beak Length (mm)', 'Beak Depth (mm)', 'Flipper Length (mm)', 'Body Mass (g)'],
+        label: 'Species',
+        slices: ['Island'],
+      },
+      schedule: { interval: '1h' },
+      ...spec,
+    },
+  };
+}
+
+export class Objects {
+  private readonly api: CustomObjectsApi;
+  constructor(
+    kc: KubeConfig,
+    private readonly namespace: string,
+  ) {
+    this.api = kc.makeApiClient(CustomObjectsApi);
+  }
+
+  async createEvaluation(body: Json): Promise<PrunedModelEvaluation> {
+    return (await this.api.createNamespacedCustomObject({
+      group,
+      version,
+      namespace: this.namespace,
+      plural: prunedModelEvaluationNames.plural,
+      body,
+    })) as PrunedModelEvaluation;
+  }
+
+  async evaluation(name: string): Promise<PrunedModelEvaluation> {
+    return (await this.api.getNamespacedCustomObject({
+      group,
+      version,
+      namespace: this.namespace,
+      plural: prunedModelEvaluationNames.plural,
+      name,
+    })) as PrunedModelEvaluation;
+  }
+
+  async patchEvaluation(name: string, body: Json): Promise<void> {
+    await this.api.patchNamespacedCustomObject(
+      { group, version, namespace: this.namespace, plural: prunedModelEvaluationNames.plural, name, body },
+      (await import('../../../src/actuators/kubernetes.js')).mergePatch,
+    );
+  }
+
+  async deleteEvaluation(name: string): Promise<void> {
+    await this.api.deleteNamespacedCustomObject({
+      group,
+      version,
+      namespace: this.namespace,
+      plural: prunedModelEvaluationNames.plural,
+      name,
+    });
+  }
+
+  async runs(): Promise<EvaluationRun[]> {
+    const list = (await this.api.listNamespacedCustomObject({
+      group,
+      version,
+      namespace: this.namespace,
+      plural: evaluationRunNames.plural,
+    })) as { items: EvaluationRun[] };
+    return list.items.sort((a, b) => a.metadata.name!.localeCompare(b.metadata.name!));
+  }
+}
+
+/** A stable/canary Deployment pair the evaluation steers. */
+export async function createDeploymentPair(
+  kc: KubeConfig,
+  namespace: string,
+  stable: number,
+  canary: number,
+): Promise<void> {
+  const apps = kc.makeApiClient(AppsV1Api);
+  for (const [name, replicas] of [
+    ['penguins', stable],
+    ['penguins-canary', canary],
+  ] as const) {
+    await apps.createNamespacedDeployment({
+      namespace,
+      body: {
+        metadata: { name },
+        spec: {
+          replicas,
+          selector: { matchLabels: { app: name } },
+          template: {
+            metadata: { labels: { app: name } },
+            spec: { containers: [{ name: 'model', image: `${name}:1` }] },
+          },
+        },
+      },
+    });
+  }
+}
+
+export async function replicasOf(
+  kc: KubeConfig,
+  namespace: string,
+): Promise<{ stable: number; canary: number }> {
+  const apps = kc.makeApiClient(AppsV1Api);
+  const [stable, canary] = await Promise.all([
+    apps.readNamespacedDeployment({ name: 'penguins', namespace }),
+    apps.readNamespacedDeployment({ name: 'penguins-canary', namespace }),
+  ]);
+  return { stable: stable.spec!.replicas!, canary: canary.spec!.replicas! };
+}
+
+/**
+ * PersistentVolumeClaims `names`, each bound to a hostPath PersistentVolume under `pvcRoot/<name>`
+ * (the folder the pod runner links into evaluation pods), so the scheduler can place the pods.
+ */
+export async function createClaims(kc: KubeConfig, namespace: string, pvcRoot: string, names: string[]): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  for (const name of names) {
+    const volume = `${namespace}-${name}`.slice(0, 63);
+    await core.createPersistentVolume({
+      body: {
+        metadata: { name: volume },
+        spec: {
+          capacity: { storage: '1Gi' },
+          accessModes: ['ReadOnlyMany'],
+          hostPath: { path: `${pvcRoot}/${name}` },
+          storageClassName: '',
+          persistentVolumeReclaimPolicy: 'Delete',
+          claimRef: { namespace, name },
+        },
+      },
+    });
+    await core.createNamespacedPersistentVolumeClaim({
+      namespace,
+      body: {
+        metadata: { name },
+        spec: { accessModes: ['ReadOnlyMany'], storageClassName: '', volumeName: volume, resources: { requests: { storage: '1Gi' } } },
+      },
+    });
+  }
+}

@@ -1,0 +1,69 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { startOperator, type RunningOperator } from '../../src/controller/operator.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import type { TestCluster } from './cluster.js';
+import { installCrds } from './crds.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const installDir = path.join(repoRoot, 'manifests/install');
+
+/** CRDs and the operator's RBAC exactly as users install them. */
+export async function installPruneguard(cluster: TestCluster): Promise<void> {
+  await installCrds(cluster);
+  const applied = await cluster.kubectl(['apply', '--server-side', '-f', path.join(installDir, 'rbac.yaml')]);
+  if (applied.code !== 0) throw new Error(`kubectl apply rbac.yaml failed: ${applied.stderr}`);
+}
+
+/** A kubeconfig that authenticates as the operator's ServiceAccount, so tests exercise its ClusterRole. */
+export async function operatorKubeConfig(cluster: TestCluster): Promise<KubeConfig> {
+  const admin = cluster.kubeConfig();
+  const token = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+    name: 'pruneguard-operator',
+    namespace: 'pruneguard-system',
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  const server = admin.getCurrentCluster()!;
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'local', server: server.server, caFile: server.caFile }],
+    users: [{ name: 'pruneguard-operator', token: token.status!.token }],
+    contexts: [{ name: 'operator', cluster: 'local', user: 'pruneguard-operator' }],
+    currentContext: 'operator',
+  });
+  return kc;
+}
+
+export interface TestOperatorOptions {
+  namespace?: string;
+  now?: () => Date;
+  leaderElection?: { leaseName: string; identity: string };
+}
+
+export async function startTestOperator(
+  cluster: TestCluster,
+  options: TestOperatorOptions = {},
+): Promise<RunningOperator> {
+  return startOperator({
+    kc: await operatorKubeConfig(cluster),
+    log: createLogger({
+      name: 'pruneguard-operator',
+      level: process.env.PRUNEGUARD_LOG_LEVEL ?? 'warn',
+      destination: 2,
+    }),
+    ...(options.namespace ? { namespace: options.namespace } : {}),
+    port: 0,
+    workers: 2,
+    leaderElection: options.leaderElection
+      ? { enabled: true, namespace: 'pruneguard-system', ...options.leaderElection }
+      : { enabled: false, namespace: 'pruneguard-system', leaseName: 'unused' },
+    reconciler: {
+      evaluatorImage: 'ghcr.io/pruneguard/pruneguard:test',
+      evaluatorServiceAccount: 'pruneguard-evaluator',
+      evaluatorClusterRole: 'pruneguard-evaluator',
+      resultsGraceMs: 10_000,
+    },
+    ...(options.now ? { now: options.now } : {}),
+  });
+}
