@@ -1,6 +1,13 @@
 import type { EvaluationRun, PrunedModelEvaluation, RunTrigger } from '../api/v1alpha1/index.js';
 import { nextRunAfter } from './schedule.js';
 
+/** When a run was started, by the controller's clock (recorded on the run), else by the API server's. */
+export const scheduledAtAnnotation = 'pruneguard.io/scheduled-at';
+
+export function scheduledAt(run: EvaluationRun): Date {
+  return new Date(run.metadata.annotations?.[scheduledAtAnnotation] ?? run.metadata.creationTimestamp!);
+}
+
 export type Due = { due: true; trigger: RunTrigger } | { due: false; at?: Date };
 
 /**
@@ -16,6 +23,6 @@ export function whenDue(
   if (!latestRun) return { due: true, trigger: 'Schedule' };
   if (latestRun.spec.generation < (evaluation.metadata.generation ?? 1))
     return { due: true, trigger: 'SpecChange' };
-  const at = nextRunAfter(evaluation.spec.schedule, new Date(latestRun.metadata.creationTimestamp!));
+  const at = nextRunAfter(evaluation.spec.schedule, scheduledAt(latestRun));
   return at.getTime() <= now.getTime() ? { due: true, trigger: 'Schedule' } : { due: false, at };
 }

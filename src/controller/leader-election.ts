@@ -73,7 +73,7 @@ export class LeaderElector {
 
   async tryAcquireOrRenew(): Promise<boolean> {
     const { namespace, leaseName: name, identity, leaseDurationSeconds } = this.options;
-    const now = new Date();
+    const now = microTime(new Date());
     let lease: V1Lease;
     try {
       lease = await this.api.readNamespacedLease({ name, namespace });
@@ -146,6 +146,14 @@ export class LeaderElector {
 export function statusCode(error: unknown): number | undefined {
   const code = (error as { code?: unknown })?.code;
   return typeof code === 'number' ? code : undefined;
+}
+
+/**
+ * Lease times are MicroTime, which the API server parses with exactly six decimals; client-node
+ * would send a Date with three, so the string goes through as is (it passes unknown types through).
+ */
+function microTime(date: Date): Date {
+  return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') as unknown as Date;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -36,7 +36,7 @@ import {
 import { applyHysteresis } from '../grading/index.js';
 import type { OperatorMetrics } from '../telemetry/operator-metrics.js';
 import { setCondition } from './conditions.js';
-import { whenDue } from './due.js';
+import { scheduledAtAnnotation, whenDue } from './due.js';
 import { evaluationJob, labels, ownerReference } from './evaluation-job.js';
 import type { EventRecorder } from './events.js';
 import { gradeRun } from './grade-run.js';
@@ -147,7 +147,7 @@ export class EvaluationReconciler {
     }
 
     const sequence = Math.max(0, ...runs.map(sequenceOf), lastRunSequence(evaluation)) + 1;
-    const run = await this.createRun(evaluation, sequence, due.trigger);
+    const run = await this.createRun(evaluation, sequence, due.trigger, now);
     if (!run) return { requeueAfterMs: 1000 };
     await this.ensureEvaluatorAccess(evaluation);
     await this.createJob(run);
@@ -165,6 +165,7 @@ export class EvaluationReconciler {
     evaluation: PrunedModelEvaluation,
     sequence: number,
     trigger: RunTrigger,
+    now: Date,
   ): Promise<EvaluationRun | undefined> {
     const name = runName(evaluation.metadata.name!, sequence);
     const body: EvaluationRun = {
@@ -178,6 +179,7 @@ export class EvaluationReconciler {
           [sequenceLabel]: String(sequence),
           [labels.managedBy]: 'pruneguard',
         },
+        annotations: { [scheduledAtAnnotation]: now.toISOString() },
         ownerReferences: [ownerReference(evaluation) as unknown as Record<string, unknown>],
       },
       spec: {

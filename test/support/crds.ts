@@ -20,13 +20,18 @@ export async function installCrds(
     const applied = await cluster.kubectl(['apply', '--server-side', '--force-conflicts', '-f', file]);
     if (applied.code !== 0) throw new Error(`kubectl apply -f ${file} failed: ${applied.stderr}`);
   }
-  const waited = await cluster.kubectl([
-    'wait',
-    '--for=condition=Established',
-    '--timeout=60s',
-    'crd/prunedmodelevaluations.pruneguard.io',
-    'crd/evaluationruns.pruneguard.io',
-    'crd/rollouts.argoproj.io',
-  ]);
+  // Right after creation a CRD has no conditions yet, which kubectl wait reports as an error: retry.
+  let waited = { code: 1, stdout: '', stderr: '' };
+  for (let attempt = 0; attempt < 20 && waited.code !== 0; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 250));
+    waited = await cluster.kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=60s',
+      'crd/prunedmodelevaluations.pruneguard.io',
+      'crd/evaluationruns.pruneguard.io',
+      'crd/rollouts.argoproj.io',
+    ]);
+  }
   if (waited.code !== 0) throw new Error(`CRDs not established: ${waited.stderr}`);
 }

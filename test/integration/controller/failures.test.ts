@@ -114,6 +114,9 @@ describe('a failed evaluation pod', () => {
     );
     const failed = evaluation.status?.conditions?.find((c) => c.type === 'EvaluationFailed');
     assert.equal(failed?.reason, 'DeadlineExceeded');
-    assert.match(failed?.message ?? '', /activeDeadlineSeconds \(30s\).*Unschedulable: 0\/3 nodes are available: .*node affinity\/selector/);
+    assert.match(
+      failed?.message ?? '',
+      /activeDeadlineSeconds \(30s\).*Unschedulable: 0\/3 nodes are available: .*node affinity\/selector/,
+    );
   });
 });

@@ -134,7 +134,12 @@ export async function replicasOf(
  * PersistentVolumeClaims `names`, each bound to a hostPath PersistentVolume under `pvcRoot/<name>`
  * (the folder the pod runner links into evaluation pods), so the scheduler can place the pods.
  */
-export async function createClaims(kc: KubeConfig, namespace: string, pvcRoot: string, names: string[]): Promise<void> {
+export async function createClaims(
+  kc: KubeConfig,
+  namespace: string,
+  pvcRoot: string,
+  names: string[],
+): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
   for (const name of names) {
     const volume = `${namespace}-${name}`.slice(0, 63);
@@ -155,7 +160,12 @@ export async function createClaims(kc: KubeConfig, namespace: string, pvcRoot: s
       namespace,
       body: {
         metadata: { name },
-        spec: { accessModes: ['ReadOnlyMany'], storageClassName: '', volumeName: volume, resources: { requests: { storage: '1Gi' } } },
+        spec: {
+          accessModes: ['ReadOnlyMany'],
+          storageClassName: '',
+          volumeName: volume,
+          resources: { requests: { storage: '1Gi' } },
+        },
       },
     });
   }

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { BatchV1Api, CoordinationV1Api } from '@kubernetes/client-node';
+import type { RunningOperator } from '../../../src/controller/operator.js';
+import { eventually, testCluster, testNamespace, type TestCluster } from '../../support/cluster.js';
+import { installPruneguard, startTestOperator } from '../../support/operator.js';
+import { PodRunner } from '../../support/pod-runner.js';
+import { createClaims, Objects, penguinsEvaluation } from './fixtures.js';
+
+/** The operator's clock runs ahead by `offsetMs`, so a test can cross a schedule interval at once. */
+const clock = { offsetMs: 0, now: () => new Date(Date.now() + clock.offsetMs) };
+
+describe('evaluation lifecycle', () => {
+  let cluster: TestCluster;
+  let pods: PodRunner;
+
+  before(async () => {
+    cluster = await testCluster();
+    await installPruneguard(cluster);
+    // These tests are about scheduling and cleanup, so every pod ends at once (as an OOMKilled pod would).
+    pods = new PodRunner(cluster.kubeConfig(), {
+      pvcRoot: '/nonexistent',
+      labelSelector: 'pruneguard.io/evaluation in (scheduled, deleted)',
+      fate: () => ({ exitCode: 137, reason: 'OOMKilled' }),
+    });
+    await pods.start();
+  });
+  after(() => pods?.stop());
+
+  it('runs on its interval, and a restarted operator starts no duplicate', async (t) => {
+    const namespace = await testNamespace(t, cluster);
+    const kc = cluster.kubeConfig();
+    const objects = new Objects(kc, namespace);
+    await createClaims(kc, namespace, '/nonexistent', ['models', 'data']);
+    let operator: RunningOperator = await startTestOperator(cluster, { namespace, now: clock.now });
+    t.after(() => operator.stop());
+
+    await objects.createEvaluation(penguinsEvaluation('scheduled', { schedule: { interval: '10m' } }));
+    const finished = (count: number) => async () => {
+      const runs = await objects.runs();
+      return runs.length === count && runs.every((r) => r.status?.phase === 'Failed') ? runs : undefined;
+    };
+    await eventually('the first run to finish', finished(1), 60_000);
+    const poke = (value: string) =>
+      objects.patchEvaluation('scheduled', { metadata: { annotations: { 'test/poke': value } } });
+    await poke('1');
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal((await objects.runs()).length, 1, 'no second run before the interval');
+    const nextRunAt = (await objects.evaluation('scheduled')).status?.nextRunAt;
+    assert.ok(nextRunAt, 'status.nextRunAt is set');
+
+    clock.offsetMs += 10 * 60_000 + 1000;
+    await poke('2');
+    const runs = await eventually('the second run, one interval later', finished(2), 60_000);
+    assert.deepEqual(
+      runs.map((r) => [r.metadata.name, r.spec.trigger]),
+      [
+        ['scheduled-00001', 'Schedule'],
+        ['scheduled-00002', 'Schedule'],
+      ],
+    );
+
+    await operator.stop();
+    operator = await startTestOperator(cluster, { namespace, now: clock.now });
+    await poke('3');
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.deepEqual(
+      (await objects.runs()).map((r) => r.metadata.name),
+      ['scheduled-00001', 'scheduled-00002'],
+      'a restarted operator finds the runs in the API and starts nothing new',
+    );
+
+    await objects.patchEvaluation('scheduled', { spec: { runtime: { batchSize: 64 } } });
+    const afterChange = await eventually('a run for the spec change', async () => {
+      const all = await objects.runs();
+      return all.find((r) => r.metadata.name === 'scheduled-00003');
+    });
+    assert.equal(afterChange.spec.trigger, 'SpecChange');
+    assert.equal(afterChange.spec.evaluationSpec.runtime.batchSize, 64, 'a run records the spec it ran with');
+  });
+
+  it('deletes its runs and Jobs when the evaluation is deleted, then lets it go', async (t) => {
+    const namespace = await testNamespace(t, cluster);
+    const kc = cluster.kubeConfig();
+    const objects = new Objects(kc, namespace);
+    await createClaims(kc, namespace, '/nonexistent', ['models', 'data']);
+    const operator = await startTestOperator(cluster, { namespace });
+    t.after(() => operator.stop());
+
+    await objects.createEvaluation(penguinsEvaluation('deleted'));
+    await eventually('a run', async () => ((await objects.runs()).length === 1 ? true : undefined));
+    const withFinalizer = await objects.evaluation('deleted');
+    assert.deepEqual(withFinalizer.metadata.finalizers, ['pruneguard.io/cleanup']);
+
+    await objects.deleteEvaluation('deleted');
+    await eventually('the evaluation to be gone', async () => {
+      try {
+        await objects.evaluation('deleted');
+        return undefined;
+      } catch (error) {
+        return (error as { code?: number }).code === 404 ? true : undefined;
+      }
+    });
+    assert.deepEqual(await objects.runs(), []);
+    const batch = kc.makeApiClient(BatchV1Api);
+    await eventually('its Jobs to be garbage-collected', async () =>
+      (await batch.listNamespacedJob({ namespace })).items.length === 0 ? true : undefined,
+    );
+  });
+
+  it('elects one leader among replicas, and a standby takes over when the leader stops', async () => {
+    const leaseName = 'pruneguard-operator-test';
+    const first = await startTestOperator(cluster, {
+      namespace: 'none',
+      leaderElection: { leaseName, identity: 'replica-a' },
+    });
+    const second = await startTestOperator(cluster, {
+      namespace: 'none',
+      leaderElection: { leaseName, identity: 'replica-b' },
+    });
+    const leases = cluster.kubeConfig().makeApiClient(CoordinationV1Api);
+    const holder = async () =>
+      (await leases.readNamespacedLease({ name: leaseName, namespace: 'pruneguard-system' })).spec
+        ?.holderIdentity;
+    try {
+      const leader = await eventually('a leader', async () => (await holder()) || undefined);
+      const [running, standby] = leader === 'replica-a' ? [first, second] : [second, first];
+      assert.equal(await gauge(running.port, 'pruneguard_leader'), 1);
+      assert.equal(await gauge(standby.port, 'pruneguard_leader'), 0);
+      const ready = await fetch(`http://127.0.0.1:${standby.port}/readyz`);
+      assert.equal(ready.status, 200, 'a standby replica is ready');
+
+      await running.stop();
+      const next = await eventually('the standby to take over', async () => {
+        const h = await holder();
+        return h && h !== leader ? h : undefined;
+      });
+      assert.notEqual(next, leader);
+      await eventually('the new leader to report it', async () =>
+        (await gauge(standby.port, 'pruneguard_leader')) === 1 ? true : undefined,
+      );
+    } finally {
+      await first.stop();
+      await second.stop();
+    }
+  });
+});
+
+async function gauge(port: number, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : undefined;
+}
