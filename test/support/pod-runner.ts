@@ -22,6 +22,8 @@ export interface PodRunnerOptions {
   /** Pods this runner handles (default: every evaluation pod). */
   labelSelector?: string;
   fate?: (pod: V1Pod) => PodFate;
+  /** Variables added to every pod's environment (tests use PRUNEGUARD_MEASUREMENT=quick). */
+  extraEnv?: Record<string, string>;
 }
 
 export interface PodRun {
@@ -170,6 +172,7 @@ export class PodRunner {
       HOME: podDir,
       KUBECONFIG: await this.serviceAccountKubeconfig(core, pod, podDir),
       ...(await this.mountVolumes(core, pod, container, podDir)),
+      ...this.options.extraEnv,
     };
     for (const variable of container.env ?? []) {
       const value = variable.value ?? resolveFieldRef(pod, variable.valueFrom?.fieldRef?.fieldPath);

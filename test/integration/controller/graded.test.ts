@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { BatchV1Api } from '@kubernetes/client-node';
+import type { RunningOperator } from '../../../src/controller/operator.js';
+import { eventually, testCluster, testNamespace, type TestCluster } from '../../support/cluster.js';
+import { installPruneguard, startTestOperator } from '../../support/operator.js';
+import { PodRunner } from '../../support/pod-runner.js';
+import { createClaims, createDeploymentPair, Objects, replicasOf } from './fixtures.js';
+
+const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures');
+
+/**
+ * The whole loop on the real control plane: the operator starts a run, the evaluation pod (its
+ * real command, run by the emulated kubelet with the pod's ServiceAccount) evaluates the penguins
+ * fixtures and writes its shard results into the run's status, the operator merges and grades
+ * them, writes the evaluation's status and steers the Deployment pair.
+ */
+describe('a graded evaluation', () => {
+  let cluster: TestCluster;
+  let pods: PodRunner;
+  let operator: RunningOperator;
+  let pvcRoot: string;
+
+  before(async () => {
+    cluster = await testCluster();
+    await installPruneguard(cluster);
+    pvcRoot = await mkdtemp(path.join(os.tmpdir(), 'pruneguard-pv-'));
+    // Both claims hold the fixture tree: pvc://models/penguins/teacher.onnx, pvc://data/penguins/current.jsonl.
+    await symlink(fixtures, path.join(pvcRoot, 'models'));
+    await symlink(fixtures, path.join(pvcRoot, 'data'));
+    pods = new PodRunner(cluster.kubeConfig(), {
+      pvcRoot,
+      labelSelector: 'pruneguard.io/evaluation=penguins',
+      extraEnv: { PRUNEGUARD_MEASUREMENT: 'quick' },
+    });
+    await pods.start();
+    operator = await startTestOperator(cluster);
+  });
+  after(async () => {
+    await operator?.stop();
+    await pods?.stop();
+    await rm(pvcRoot, { recursive: true, force: true });
+  });
+
+  it('grades a passing candidate, advances the canary; a heavily pruned one is rolled back and retrained', async (t) => {
+    const namespace = await testNamespace(t, cluster);
+    const kc = cluster.kubeConfig();
+    const objects = new Objects(kc, namespace);
+    await createClaims(kc, namespace, pvcRoot, ['models', 'data']);
+    await createDeploymentPair(kc, namespace, 3, 1);
+
+    await objects.createEvaluation({
+      apiVersion: 'pruneguard.io/v1alpha1',
+      kind: 'PrunedModelEvaluation',
+      metadata: { name: 'penguins' },
+      spec: {
+        teacher: { uri: 'pvc://models/penguins/teacher.onnx' },
+        candidate: { uri: 'pvc://models/penguins/pruned-30.onnx' },
+        data: {
+          reference: { uri: 'pvc://data/penguins/reference.csv' },
+          current: { uri: 'pvc://data/penguins/current.jsonl' },
+          features: ['Beak Length (mm)', 'Beak Depth (mm)', 'Flipper Length (mm)', 'Body Mass (g)', 'Island'],
+          categoricalFeatures: ['Island'],
+          label: 'Species',
+          slices: ['Island'],
+        },
+        schedule: { interval: '1h' },
+        runtime: { parallelism: 2 },
+        // This test is about accuracy and the control loop: the hardware-dependent metrics are
+        // measured and reported, not graded; PSI has the wider band a 200-row sample needs.
+        thresholds: {
+          psi: { target: 0.2, warning: 0.3 },
+          p95LatencyMs: { enabled: false },
+          throughputQps: { enabled: false },
+          memoryRatio: { enabled: false },
+          powerWatts: { enabled: false },
+          carbonKgPer1M: { enabled: false },
+        },
+        target: { kind: 'Deployment', name: 'penguins', canaryName: 'penguins-canary' },
+        policy: { consecutiveBreaches: 1 },
+        retraining: {
+          jobTemplate: {
+            spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'train', image: 'trainer:1' }] } } },
+          },
+        },
+      },
+    });
+
+    const passed = await eventually(
+      'a graded first run',
+      async () => {
+        const e = await objects.evaluation('penguins');
+        return e.status?.lastRun?.name === 'penguins-00001' && e.status.metrics ? e : undefined;
+      },
+      120_000,
+      500,
+    );
+    assert.equal(passed.status?.verdict, 'Pass', passed.status?.explanation);
+    const accuracyDrop = passed.status?.metrics?.find((m) => m.name === 'accuracyDrop');
+    assert.equal(accuracyDrop?.grade, 'Pass');
+    assert.equal(accuracyDrop?.samples, 133, 'both shards’ current rows are merged');
+    assert.equal(passed.status?.lastRun?.samples, 133);
+    assert.ok(passed.status?.slices?.some((s) => s.slice === 'Island=Biscoe'));
+    assert.equal(passed.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    assert.deepEqual(await replicasOf(kc, namespace), { stable: 2, canary: 2 }, 'Pass advances the canary by one step');
+
+    const [run] = await objects.runs();
+    assert.deepEqual(
+      run!.status?.shards?.map((s) => s.index).sort(),
+      [0, 1],
+      'each shard pod wrote its own entry with server-side apply',
+    );
+
+    const table = await cluster.kubectl(['get', 'pme', '-n', namespace]);
+    assert.match(table.stdout, /penguins\s+Pass\s+\S+%/);
+    const described = await cluster.kubectl(['describe', 'pme', 'penguins', '-n', namespace]);
+    assert.match(described.stdout, /VerdictPass/);
+    assert.match(described.stdout, /Advance/);
+
+    await objects.patchEvaluation('penguins', { spec: { candidate: { uri: 'pvc://models/penguins/pruned-95.onnx' } } });
+    const critical = await eventually(
+      'the heavily pruned candidate to be graded',
+      async () => {
+        const e = await objects.evaluation('penguins');
+        return e.status?.lastRun?.name === 'penguins-00002' && e.status.verdict !== 'Inconclusive' ? e : undefined;
+      },
+      120_000,
+      500,
+    );
+    assert.equal(critical.status?.verdict, 'Critical', critical.status?.explanation);
+    assert.match(critical.status?.explanation ?? '', /accuracyDrop/);
+    assert.deepEqual(await replicasOf(kc, namespace), { stable: 4, canary: 0 }, 'Critical rolls the canary back');
+    assert.deepEqual(
+      critical.status?.actions?.map((a) => [a.run, a.type]),
+      [
+        ['penguins-00001', 'Advance'],
+        ['penguins-00002', 'Rollback'],
+        ['penguins-00002', 'Retrain'],
+      ],
+    );
+    const jobs = await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace, labelSelector: 'pruneguard.io/run=penguins-00002' });
+    assert.ok(
+      jobs.items.some((j) => j.metadata?.name?.startsWith('penguins-retrain-')),
+      'a retraining Job was created from the template',
+    );
+
+    const metrics = await (await fetch(`http://127.0.0.1:${operator.port}/metrics`)).text();
+    assert.match(metrics, new RegExp(`pruneguard_metric_grade\\{namespace="${namespace}",evaluation="penguins",metric="accuracyDrop",slice=""\\} 2`));
+    assert.match(metrics, /pruneguard_actions_total\{[^}]*type="Rollback"[^}]*\} 1/);
+  });
+});
