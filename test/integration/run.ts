@@ -30,7 +30,15 @@ console.log(`control plane ready in ${((Date.now() - started) / 1000).toFixed(1)
 const code = await new Promise<number>((resolve) => {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+    [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-concurrency=1',
+      '--test-timeout=300000',
+      '--test-reporter=spec',
+      ...files,
+    ],
     {
       stdio: 'inherit',
       env: {
