@@ -89,28 +89,29 @@ export class Objects {
   }
 }
 
-/** A stable/canary Deployment pair the evaluation steers. */
+/** A stable/canary Deployment pair `<name>` and `<name>-canary` the evaluation steers. */
 export async function createDeploymentPair(
   kc: KubeConfig,
   namespace: string,
   stable: number,
   canary: number,
+  name = 'penguins',
 ): Promise<void> {
   const apps = kc.makeApiClient(AppsV1Api);
-  for (const [name, replicas] of [
-    ['penguins', stable],
-    ['penguins-canary', canary],
+  for (const [deployment, replicas] of [
+    [name, stable],
+    [`${name}-canary`, canary],
   ] as const) {
     await apps.createNamespacedDeployment({
       namespace,
       body: {
-        metadata: { name },
+        metadata: { name: deployment },
         spec: {
           replicas,
-          selector: { matchLabels: { app: name } },
+          selector: { matchLabels: { app: deployment } },
           template: {
-            metadata: { labels: { app: name } },
-            spec: { containers: [{ name: 'model', image: `${name}:1` }] },
+            metadata: { labels: { app: deployment } },
+            spec: { containers: [{ name: 'model', image: `${deployment}:1` }] },
           },
         },
       },
@@ -121,11 +122,12 @@ export async function createDeploymentPair(
 export async function replicasOf(
   kc: KubeConfig,
   namespace: string,
+  name = 'penguins',
 ): Promise<{ stable: number; canary: number }> {
   const apps = kc.makeApiClient(AppsV1Api);
   const [stable, canary] = await Promise.all([
-    apps.readNamespacedDeployment({ name: 'penguins', namespace }),
-    apps.readNamespacedDeployment({ name: 'penguins-canary', namespace }),
+    apps.readNamespacedDeployment({ name, namespace }),
+    apps.readNamespacedDeployment({ name: `${name}-canary`, namespace }),
   ]);
   return { stable: stable.spec!.replicas!, canary: canary.spec!.replicas! };
 }
