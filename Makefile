@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_TS := node --import tsx
 PYTHON ?= python3
 
-.PHONY: help deps controlplane build lint test test-unit test-integration bench demo crds clean
+.PHONY: help deps controlplane build lint test test-unit test-integration bench demo crds fixtures clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -41,6 +41,13 @@ test-integration: deps controlplane
 
 bench: deps ## benchmarks: numbers and ratios
 	$(NODE_TS) --expose-gc bench/metrics.bench.ts
+	$(NODE_TS) --expose-gc bench/evaluator.bench.ts
+
+crds: node_modules/.installed ## regenerate crds/ from src/api (never edit crds/*.yaml)
+	$(NODE_TS) scripts/generate-crds.ts
+
+fixtures: node_modules/.installed ## rebuild test/fixtures (models trained on vega-datasets, pruned candidates)
+	$(NODE_TS) scripts/fixtures/build.ts
 
 demo: deps controlplane ## start a local control plane and run pruneguard on it
 	$(NODE_TS) scripts/demo.ts

@@ -36,7 +36,12 @@ export class LeaderElector {
    * `stop` aborts. Releases the lease on a clean stop so a successor need not wait.
    */
   async run(stop: AbortSignal, lead: (lost: AbortSignal) => Promise<void>): Promise<void> {
-    while (!stop.aborted && !(await this.tryAcquireOrRenew())) await sleep(this.options.retryPeriodMs, stop);
+    while (
+      !stop.aborted &&
+      !(await this.tryAcquireOrRenew().catch((error: unknown) => this.retryLater(error)))
+    ) {
+      await sleep(this.options.retryPeriodMs, stop);
+    }
     if (stop.aborted) return;
     this.log.info({ lease: this.options.leaseName, identity: this.options.identity }, 'became leader');
 
@@ -79,19 +84,25 @@ export class LeaderElector {
       lease = await this.api.readNamespacedLease({ name, namespace });
     } catch (error) {
       if (statusCode(error) !== 404) throw error;
-      await this.api.createNamespacedLease({
-        namespace,
-        body: {
-          metadata: { name, namespace },
-          spec: {
-            holderIdentity: identity,
-            leaseDurationSeconds,
-            acquireTime: now,
-            renewTime: now,
-            leaseTransitions: 0,
+      // Another candidate may create it first; then this one lost this round.
+      try {
+        await this.api.createNamespacedLease({
+          namespace,
+          body: {
+            metadata: { name, namespace },
+            spec: {
+              holderIdentity: identity,
+              leaseDurationSeconds,
+              acquireTime: now,
+              renewTime: now,
+              leaseTransitions: 0,
+            },
           },
-        },
-      });
+        });
+      } catch (createError) {
+        if (statusCode(createError) === 409) return false;
+        throw createError;
+      }
       return true;
     }
 
@@ -124,6 +135,14 @@ export class LeaderElector {
       if (statusCode(error) === 409) return false;
       throw error;
     }
+  }
+
+  private retryLater(error: unknown): false {
+    this.log.warn(
+      { lease: this.options.leaseName, err: error },
+      'leader election: cannot reach the lease; retrying',
+    );
+    return false;
   }
 
   private async release(): Promise<void> {

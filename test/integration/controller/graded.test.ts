@@ -84,7 +84,11 @@ describe('a graded evaluation', () => {
         policy: { consecutiveBreaches: 1 },
         retraining: {
           jobTemplate: {
-            spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'train', image: 'trainer:1' }] } } },
+            spec: {
+              template: {
+                spec: { restartPolicy: 'Never', containers: [{ name: 'train', image: 'trainer:1' }] },
+              },
+            },
           },
         },
       },
@@ -106,7 +110,11 @@ describe('a graded evaluation', () => {
     assert.equal(passed.status?.lastRun?.samples, 133);
     assert.ok(passed.status?.slices?.some((s) => s.slice === 'Island=Biscoe'));
     assert.equal(passed.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
-    assert.deepEqual(await replicasOf(kc, namespace), { stable: 2, canary: 2 }, 'Pass advances the canary by one step');
+    assert.deepEqual(
+      await replicasOf(kc, namespace),
+      { stable: 2, canary: 2 },
+      'Pass advances the canary by one step',
+    );
 
     const [run] = await objects.runs();
     assert.deepEqual(
@@ -121,19 +129,27 @@ describe('a graded evaluation', () => {
     assert.match(described.stdout, /VerdictPass/);
     assert.match(described.stdout, /Advance/);
 
-    await objects.patchEvaluation('penguins', { spec: { candidate: { uri: 'pvc://models/penguins/pruned-95.onnx' } } });
+    await objects.patchEvaluation('penguins', {
+      spec: { candidate: { uri: 'pvc://models/penguins/pruned-95.onnx' } },
+    });
     const critical = await eventually(
       'the heavily pruned candidate to be graded',
       async () => {
         const e = await objects.evaluation('penguins');
-        return e.status?.lastRun?.name === 'penguins-00002' && e.status.verdict !== 'Inconclusive' ? e : undefined;
+        return e.status?.lastRun?.name === 'penguins-00002' && e.status.verdict !== 'Inconclusive'
+          ? e
+          : undefined;
       },
       120_000,
       500,
     );
     assert.equal(critical.status?.verdict, 'Critical', critical.status?.explanation);
     assert.match(critical.status?.explanation ?? '', /accuracyDrop/);
-    assert.deepEqual(await replicasOf(kc, namespace), { stable: 4, canary: 0 }, 'Critical rolls the canary back');
+    assert.deepEqual(
+      await replicasOf(kc, namespace),
+      { stable: 4, canary: 0 },
+      'Critical rolls the canary back',
+    );
     assert.deepEqual(
       critical.status?.actions?.map((a) => [a.run, a.type]),
       [
@@ -142,14 +158,21 @@ describe('a graded evaluation', () => {
         ['penguins-00002', 'Retrain'],
       ],
     );
-    const jobs = await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace, labelSelector: 'pruneguard.io/run=penguins-00002' });
+    const jobs = await kc
+      .makeApiClient(BatchV1Api)
+      .listNamespacedJob({ namespace, labelSelector: 'pruneguard.io/run=penguins-00002' });
     assert.ok(
       jobs.items.some((j) => j.metadata?.name?.startsWith('penguins-retrain-')),
       'a retraining Job was created from the template',
     );
 
     const metrics = await (await fetch(`http://127.0.0.1:${operator.port}/metrics`)).text();
-    assert.match(metrics, new RegExp(`pruneguard_metric_grade\\{namespace="${namespace}",evaluation="penguins",metric="accuracyDrop",slice=""\\} 2`));
+    assert.match(
+      metrics,
+      new RegExp(
+        `pruneguard_metric_grade\\{namespace="${namespace}",evaluation="penguins",metric="accuracyDrop",slice=""\\} 2`,
+      ),
+    );
     assert.match(metrics, /pruneguard_actions_total\{[^}]*type="Rollback"[^}]*\} 1/);
   });
 });
