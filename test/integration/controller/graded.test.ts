@@ -123,6 +123,28 @@ describe('a graded evaluation', () => {
       'each shard pod wrote its own entry with server-side apply',
     );
 
+    const evaluatorCan = async (...what: string[]) =>
+      (
+        await cluster.kubectl([
+          'auth',
+          'can-i',
+          ...what,
+          '-n',
+          namespace,
+          `--as=system:serviceaccount:${namespace}:pruneguard-evaluator`,
+        ])
+      ).stdout.trim();
+    assert.equal(await evaluatorCan('get', 'evaluationruns'), 'yes');
+    assert.equal(await evaluatorCan('patch', 'evaluationruns', '--subresource=status'), 'yes');
+    for (const forbidden of [
+      ['patch', 'evaluationruns'],
+      ['get', 'prunedmodelevaluations'],
+      ['get', 'secrets'],
+      ['create', 'pods'],
+    ]) {
+      assert.equal(await evaluatorCan(...forbidden), 'no', `the evaluator must not ${forbidden.join(' ')}`);
+    }
+
     const table = await cluster.kubectl(['get', 'pme', '-n', namespace]);
     assert.match(table.stdout, /penguins\s+Pass\s+\S+%/);
     const described = await cluster.kubectl(['describe', 'pme', 'penguins', '-n', namespace]);

@@ -77,6 +77,16 @@ describe('evaluation lifecycle', () => {
     });
     assert.equal(afterChange.spec.trigger, 'SpecChange');
     assert.equal(afterChange.spec.evaluationSpec.runtime.batchSize, 64, 'a run records the spec it ran with');
+
+    await objects.patchEvaluation('scheduled', { spec: { historyLimit: 1 } });
+    await eventually(
+      'older finished runs to be garbage-collected down to historyLimit',
+      async () => {
+        const names = (await objects.runs()).map((r) => r.metadata.name);
+        return names.length === 1 && names[0] === 'scheduled-00004' ? names : undefined;
+      },
+      60_000,
+    );
   });
 
   it('deletes its runs and Jobs when the evaluation is deleted, then lets it go', async (t) => {
