@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_TS := node --import tsx
 PYTHON ?= python3
 
-.PHONY: help deps controlplane build lint test test-unit test-integration bench demo crds fixtures clean
+.PHONY: help deps controlplane helm build lint test test-unit test-integration bench demo crds fixtures clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -23,20 +23,24 @@ deps: node_modules/.installed .venv/.installed ## install npm packages and the P
 controlplane: ## build (or reuse from ~/.cache/pruneguard) kube-apiserver, etcd, controller-manager, scheduler, kubectl, kwok
 	bash hack/controlplane/build.sh
 
+helm: ## build (or reuse from ~/.cache/pruneguard) helm and the PromQL checker for the chart tests
+	bash hack/helm/build.sh
+	bash hack/promql/build.sh
+
 build: node_modules/.installed ## compile TypeScript to dist/
 	npm run build
 
 lint: node_modules/.installed ## type-check, eslint and prettier
 	npm run lint
 
-test: deps controlplane ## unit + integration tests (everything)
+test: deps controlplane helm ## unit + integration tests (everything)
 	npm run test:unit
 	$(NODE_TS) test/integration/run.ts
 
 test-unit: deps
 	npm run test:unit
 
-test-integration: deps controlplane
+test-integration: deps controlplane helm
 	$(NODE_TS) test/integration/run.ts
 
 bench: deps ## benchmarks: numbers and ratios
