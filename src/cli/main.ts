@@ -3,7 +3,10 @@
  * `pruneguard <command>`: one program for the operator, the evaluation pod and local use.
  * Each command lives in its own module and is loaded only when asked for.
  */
-const commands: Record<string, { summary: string; load: () => Promise<(argv: string[]) => Promise<number>> }> = {
+const commands: Record<
+  string,
+  { summary: string; load: () => Promise<(argv: string[]) => Promise<number>> }
+> = {
   evaluate: {
     summary: 'evaluate a PrunedModelEvaluation manifest on local files and print the graded report',
     load: async () => (await import('./evaluate.js')).runEvaluate,
@@ -37,7 +40,9 @@ const [name, ...argv] = process.argv.slice(2);
 const command = name === undefined ? undefined : commands[name];
 if (!command) {
   const help = name === undefined || name === '--help' || name === '-h' || name === 'help';
-  (help ? console.log : console.error)(help ? usage() : `pruneguard: unknown command "${name}"\n\n${usage()}`);
+  (help ? console.log : console.error)(
+    help ? usage() : `pruneguard: unknown command "${name}"\n\n${usage()}`,
+  );
   process.exit(help ? 0 : 2);
 }
 process.exitCode = await (await command.load())(argv);

@@ -25,7 +25,10 @@ export async function runOperator(argv: string[]): Promise<number> {
       workers: { type: 'string', default: '2' },
       'leader-elect': { type: 'boolean', default: false },
       'lease-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? 'pruneguard-system' },
-      'evaluator-image': { type: 'string', default: process.env.PRUNEGUARD_EVALUATOR_IMAGE ?? 'ghcr.io/pruneguard/pruneguard:0.1.0' },
+      'evaluator-image': {
+        type: 'string',
+        default: process.env.PRUNEGUARD_EVALUATOR_IMAGE ?? 'ghcr.io/pruneguard/pruneguard:0.1.0',
+      },
       'evaluator-service-account': { type: 'string', default: 'pruneguard-evaluator' },
       'evaluator-cluster-role': { type: 'string', default: 'pruneguard-evaluator' },
       kubeconfig: { type: 'string' },
@@ -47,7 +50,11 @@ export async function runOperator(argv: string[]): Promise<number> {
     ...(values.namespace ? { namespace: values.namespace } : {}),
     port: Number(values.port),
     workers: Number(values.workers),
-    leaderElection: { enabled: values['leader-elect'], namespace: values['lease-namespace'], leaseName: 'pruneguard-operator' },
+    leaderElection: {
+      enabled: values['leader-elect'],
+      namespace: values['lease-namespace'],
+      leaseName: 'pruneguard-operator',
+    },
     reconciler: {
       evaluatorImage: values['evaluator-image'],
       evaluatorServiceAccount: values['evaluator-service-account'],

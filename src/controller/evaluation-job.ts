@@ -151,6 +151,15 @@ export function evaluationJob(run: EvaluationRun, options: EvaluationJobOptions)
                 ...(runtime.resources?.requests ? { requests: quantities(runtime.resources.requests) } : {}),
                 ...(Object.keys(limits).length > 0 ? { limits } : {}),
               },
+              // onnxruntime would size its thread pool to the node's cores, not the pod's CPU limit.
+              env: [
+                {
+                  name: 'PRUNEGUARD_INTRA_OP_THREADS',
+                  valueFrom: {
+                    resourceFieldRef: { containerName: 'evaluator', resource: 'limits.cpu', divisor: '1' },
+                  },
+                },
+              ],
               terminationMessagePolicy: 'FallbackToLogsOnError',
               securityContext: {
                 allowPrivilegeEscalation: false,

@@ -1,6 +1,6 @@
 import type { EvaluationRun } from '../api/v1alpha1/index.js';
 import { gradeEvaluation, type GradedRun } from '../grading/index.js';
-import { decodeShardState } from '../metrics/index.js';
+import { decodeShardState } from '../evaluator/shard-state.js';
 
 /**
  * Merges every shard's accumulator state (exact for counts and histograms, within the sketch's

@@ -53,6 +53,8 @@ export interface LoadedModel {
   /** Why CUDA was requested but CPU runs, when that happened. */
   fallbackReason?: string;
   stats: ModelStats;
+  /** The model's metadata_props (e.g. the categories of its one-hot inputs, see encoding.ts). */
+  metadata: Record<string, string>;
   /** Row-major [rows × outputWidth] outputs for row-major [rows × width] features. */
   predict(features: Float32Array, rows: number, batchSize?: number): Promise<Float32Array>;
   close(): Promise<void>;
@@ -167,6 +169,7 @@ export async function openModel(
     signature,
     executionProvider,
     ...(fallbackReason ? { fallbackReason } : {}),
+    metadata: Object.fromEntries((proto.metadataProps ?? []).map(({ key, value }) => [key, value])),
     stats: {
       fileBytes: bytes.byteLength,
       parameters: parameters.parameters,

@@ -16,13 +16,19 @@ export interface GradedRun {
 export function gradingOverrides(spec: PrunedModelEvaluationSpec): GradingOverrides {
   const slices: NonNullable<GradingOverrides['slices']> = {};
   for (const entry of spec.sliceThresholds ?? []) {
-    slices[entry.slice] = { ...slices[entry.slice], [entry.metric]: { target: entry.target, warning: entry.warning } };
+    slices[entry.slice] = {
+      ...slices[entry.slice],
+      [entry.metric]: { target: entry.target, warning: entry.warning },
+    };
   }
   return { thresholds: spec.thresholds, slices };
 }
 
 /** Grades one accumulator as the operator writes it to status; `pruneguard evaluate` prints the same. */
-export function gradeEvaluation(accumulator: EvaluationAccumulator, spec: PrunedModelEvaluationSpec): GradedRun {
+export function gradeEvaluation(
+  accumulator: EvaluationAccumulator,
+  spec: PrunedModelEvaluationSpec,
+): GradedRun {
   const report = accumulator.result();
   const graded = grade(report, gradingOverrides(spec));
   return {

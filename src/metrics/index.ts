@@ -26,4 +26,3 @@ export type { LatencyDetails, LatencySummary } from './latency.js';
 export type { EnergyDetails } from './energy.js';
 export type { MemoryState } from './memory.js';
 export { QuantileSketch } from './quantile-sketch.js';
-export { decodeShardState, encodeShardState, type EncodedShardState } from './shard-state.js';

@@ -2,7 +2,8 @@ import type { MemoryMeasurement } from './batch.js';
 import type { MetricOutcome } from './metric-result.js';
 
 /**
- * memoryRatio = peak candidate resident bytes / peak teacher resident bytes. Peaks (max) merge
+ * memoryRatio = peak candidate bytes / peak teacher bytes (the evaluator measures resident memory,
+ * or counts non-zero parameter bytes for models too small to measure). Peaks (max) merge
  * exactly across measurements and shards; file sizes and non-zero parameter counts are kept as
  * reported (the largest seen) for context.
  */
@@ -57,9 +58,21 @@ export class MemoryAccumulator {
         name: 'memoryRatio',
         value: candidateBytes / teacherBytes,
         samples: measurements,
-        detail: `${mebibytes(candidateBytes)} / ${mebibytes(teacherBytes)} resident`,
+        detail: this.describe(),
       },
     };
+  }
+
+  /** The evaluator chooses the byte basis (docs/evaluator.md); the parameter counts say what was pruned. */
+  private describe(): string {
+    const {
+      candidateBytes,
+      teacherBytes,
+      candidateNonZeroParameters: c,
+      teacherNonZeroParameters: t,
+    } = this.state;
+    const parameters = c !== null && t !== null ? `; non-zero parameters ${c} / ${t}` : '';
+    return `candidate ${byteSize(candidateBytes!)} / teacher ${byteSize(teacherBytes!)}${parameters}`;
   }
 
   details(): MemoryState {
@@ -77,6 +90,8 @@ function larger(a: number | null, b: number | null): number | null {
   return Math.max(a, b);
 }
 
-function mebibytes(bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+function byteSize(bytes: number): string {
+  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  if (bytes >= 2 ** 10) return `${(bytes / 2 ** 10).toFixed(1)} KiB`;
+  return `${bytes} B`;
 }

@@ -215,7 +215,8 @@ export const rejections: Rejection[] = [
       spec.target = { kind: 'Rollout', name: 'penguins', stepWeight: 10 };
     }),
     field: 'spec.target.stepWeight',
-    message: 'target.stepWeight is only for a Deployment pair; an Argo Rollout takes its steps from its own strategy',
+    message:
+      'target.stepWeight is only for a Deployment pair; an Argo Rollout takes its steps from its own strategy',
   },
   {
     name: 'deployment-canary-is-stable',

@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { EvaluationAccumulator } from './evaluation.js';
+import { EvaluationAccumulator } from '../metrics/index.js';
 
 /**
  * How an accumulator travels in EvaluationRun.status.shards[].state: gzip-compressed JSON in
@@ -20,5 +20,7 @@ export function decodeShardState(state: unknown): EvaluationAccumulator {
   if (encoded?.encoding !== 'gzip+base64' || typeof encoded.data !== 'string') {
     throw new Error(`shard state has encoding ${JSON.stringify(encoded?.encoding)}, expected "gzip+base64"`);
   }
-  return EvaluationAccumulator.fromJSON(JSON.parse(gunzipSync(Buffer.from(encoded.data, 'base64')).toString('utf8')));
+  return EvaluationAccumulator.fromJSON(
+    JSON.parse(gunzipSync(Buffer.from(encoded.data, 'base64')).toString('utf8')),
+  );
 }

@@ -1,0 +1,254 @@
+/**
+ * One shard of an evaluation: teacher and candidate over the shard's rows of the reference and
+ * the current data, in batches of runtime.batchSize, every metric in one pass with bounded memory,
+ * then latency, throughput, power and memory on this shard's hardware. The result is a mergeable
+ * accumulator: `pruneguard evaluate` grades it directly, the evaluation pod writes it to its
+ * EvaluationRun for the controller to merge with the other shards.
+ */
+import type { PowerMethod, PrunedModelEvaluationSpec } from '../api/v1alpha1/index.js';
+import { EvaluationAccumulator, type EvaluationBatch } from '../metrics/index.js';
+import type { DatasetRole } from '../metrics/batch.js';
+import type { Logger } from '../telemetry/logger.js';
+import { encodeBatch, openTable, selectedColumns, type RecordBatch } from './data/index.js';
+import { formatOption, inputWidth, resolveEncoding, type DataEncoding } from './encoding.js';
+import {
+  budgetFromEnvironment,
+  recordMemory,
+  recordPerformance,
+  type MeasurementBudget,
+} from './measurements.js';
+import { checkCompatible, openModel, type LoadedModel } from './models.js';
+import { checkShard, shardRows } from './shard.js';
+
+export interface Progress {
+  phase: 'loading' | DatasetRole | 'measuring';
+  /** Rows of this shard evaluated so far in the phase's dataset. */
+  rows: number;
+}
+
+export interface ShardOptions {
+  shardIndex: number;
+  shardCount: number;
+  onProgress?: (progress: Progress) => void;
+  log?: Logger;
+  /** Latency/throughput budget; PRUNEGUARD_MEASUREMENT=quick or the full one by default. */
+  measurement?: MeasurementBudget;
+}
+
+export interface ShardResult {
+  accumulator: EvaluationAccumulator;
+  /** The onnxruntime execution provider that ran, as the status names it. */
+  executionProvider: 'CPUExecutionProvider' | 'CUDAExecutionProvider';
+  powerMethod: PowerMethod;
+  /** This shard's rows per dataset. */
+  rows: { reference: number; current: number };
+}
+
+/** Rows kept for latency and throughput requests: enough variety, bounded memory. */
+const measurementRows = 1024;
+
+export async function evaluateShard(
+  spec: PrunedModelEvaluationSpec,
+  options: ShardOptions,
+): Promise<ShardResult> {
+  const shard = { index: options.shardIndex, count: options.shardCount };
+  checkShard(shard);
+  const progress = options.onProgress ?? (() => {});
+  progress({ phase: 'loading', rows: 0 });
+  const threads = Number(process.env.PRUNEGUARD_INTRA_OP_THREADS);
+  const modelOptions = {
+    executionProvider: spec.runtime.accelerator === 'nvidia.com/gpu' ? ('cuda' as const) : ('cpu' as const),
+    fallbackToCpu: spec.runtime.executionProviderFallback === 'cpu',
+    // onnxruntime sizes its pool by the node's cores, not the pod's CPU limit; this caps it.
+    ...(Number.isInteger(threads) && threads > 0 ? { intraOpThreads: threads } : {}),
+  };
+  const teacher = await openModel(spec.teacher.uri, 'teacher', modelOptions);
+  let candidate: LoadedModel | undefined;
+  try {
+    candidate = await openModel(spec.candidate.uri, 'candidate', modelOptions);
+    for (const model of [teacher, candidate])
+      if (model.fallbackReason)
+        options.log?.warn({ model: model.uri }, `running on CPU: ${model.fallbackReason}`);
+    const encoding = await resolveEncoding(spec, teacher, candidate);
+    options.log?.debug(
+      { categories: encoding.origins, classes: encoding.classesOrigin },
+      'where categories and classes came from',
+    );
+    checkEncodedWidth(teacher, candidate, encoding);
+
+    const accumulator = new EvaluationAccumulator({
+      task: spec.task,
+      sliceCrosses: spec.data.sliceCrosses ?? [],
+      gridIntensityKgPerKWh: spec.energy.gridIntensityKgPerKWh,
+      pue: spec.energy.pue,
+      ...(encoding.positiveClass === undefined ? {} : { positiveClass: encoding.positiveClass }),
+    });
+    const models = { teacher, candidate };
+    const sample: Sample = { features: new Float32Array(0), rows: 0 };
+    const rows = { reference: 0, current: 0 };
+    for (const dataset of ['reference', 'current'] as const) {
+      progress({ phase: dataset, rows: 0 });
+      for await (const batch of shardBatches(spec, dataset, encoding, shard)) {
+        const evaluated = await evaluateBatch(batch, dataset, models, encoding, spec);
+        accumulator.update(evaluated.batch);
+        keepSample(sample, evaluated.features, batch.rows, dataset);
+        rows[dataset] += batch.rows;
+        progress({ phase: dataset, rows: rows[dataset] });
+      }
+    }
+    if (sample.rows === 0)
+      throw new Error(
+        `shard ${shard.index} of ${shard.count} has no rows: ${spec.data.reference.uri} and ${spec.data.current.uri} hold fewer rows than there are shards`,
+      );
+
+    progress({ phase: 'measuring', rows: rows.current });
+    const memoryBasis = recordMemory(accumulator, teacher, candidate);
+    const performance = await recordPerformance(accumulator, models, sample, {
+      batchSize: spec.runtime.batchSize,
+      budget: options.measurement ?? budgetFromEnvironment(),
+    });
+    options.log?.info(
+      { shard: shard.index, shards: shard.count, rows, memoryBasis, power: performance.powerDetail },
+      'shard evaluated',
+    );
+    return {
+      accumulator,
+      executionProvider:
+        candidate.executionProvider === 'cuda' ? 'CUDAExecutionProvider' : 'CPUExecutionProvider',
+      powerMethod: performance.powerMethod,
+      rows,
+    };
+  } finally {
+    await Promise.allSettled([teacher.close(), candidate?.close()]);
+  }
+}
+
+/** checkCompatible, with a hint when the width rests on guessed categories or leaves out declared inputs. */
+function checkEncodedWidth(teacher: LoadedModel, candidate: LoadedModel, encoding: DataEncoding): void {
+  try {
+    checkCompatible(teacher, candidate, inputWidth(encoding));
+  } catch (error) {
+    const quoted = (names: string[]) => names.map((name) => `'${name}'`).join(', ');
+    const learned = Object.entries(encoding.origins)
+      .filter(([, origin]) => origin === 'reference')
+      .map(([name]) => name);
+    const hints = [
+      ...(encoding.unlisted.length > 0
+        ? [
+            `the models declare categorical input(s) ${quoted(encoding.unlisted)} that data.features does not list`,
+          ]
+        : []),
+      ...(learned.length > 0
+        ? [
+            `the categories of ${quoted(learned)} were learned from the reference data; declare the model's own in its metadata_props pruneguard.categories.<feature>`,
+          ]
+        : []),
+    ];
+    if (hints.length === 0) throw error;
+    throw new Error(`${(error as Error).message} (${hints.join('; ')})`, { cause: error });
+  }
+}
+
+/**
+ * The shard's rows of one dataset in batches of about runtime.batchSize: the file is read in
+ * batches `count` times larger, so each shard's share is one inference batch.
+ */
+async function* shardBatches(
+  spec: PrunedModelEvaluationSpec,
+  dataset: DatasetRole,
+  encoding: DataEncoding,
+  shard: { index: number; count: number },
+): AsyncGenerator<RecordBatch> {
+  let offset = 0;
+  const uri = spec.data[dataset].uri;
+  for await (const batch of openTable(uri, {
+    batchSize: spec.runtime.batchSize * shard.count,
+    columns: selectedColumns(encoding.selection),
+    ...formatOption(spec.data.format),
+  })) {
+    const mine = shardRows(batch, offset, shard);
+    offset += batch.rows;
+    if (mine.rows > 0) yield mine;
+  }
+}
+
+async function evaluateBatch(
+  batch: RecordBatch,
+  dataset: DatasetRole,
+  models: { teacher: LoadedModel; candidate: LoadedModel },
+  encoding: DataEncoding,
+  spec: PrunedModelEvaluationSpec,
+): Promise<{ batch: EvaluationBatch; features: Float32Array }> {
+  const uri = spec.data[dataset].uri;
+  const encoded = encodeBatch(batch, encoding.selection, uri);
+  const [teacherScores, candidateScores] = await Promise.all([
+    models.teacher.predict(encoded.features, encoded.rows, spec.runtime.batchSize),
+    models.candidate.predict(encoded.features, encoded.rows, spec.runtime.batchSize),
+  ]);
+  const numericFeatures: Record<string, Float64Array> = {};
+  const categoricalFeatures: Record<string, string[]> = {};
+  for (const name of spec.data.features) {
+    const column = batch.columns[name]!;
+    if (encoding.categorical.has(name)) categoricalFeatures[name] = asText(column);
+    else if (column instanceof Float64Array) numericFeatures[name] = column;
+  }
+  const evaluation: EvaluationBatch = {
+    dataset,
+    rows: encoded.rows,
+    numericFeatures,
+    categoricalFeatures,
+    teacherScores,
+    candidateScores,
+    outputWidth: teacherScores.length / encoded.rows,
+    slices: encoded.slices,
+  };
+  const labels = labelsOf(batch, encoded.labels, spec, uri);
+  if (labels) evaluation.labels = labels;
+  if (encoded.sensitive) evaluation.sensitive = encoded.sensitive;
+  return { batch: evaluation, features: encoded.features };
+}
+
+/** Class indices (−1 = missing or unknown) become NaN, the metrics' mark of an unlabelled row; regression reads values. */
+function labelsOf(
+  batch: RecordBatch,
+  classes: Int32Array | undefined,
+  spec: PrunedModelEvaluationSpec,
+  uri: string,
+): Float64Array | undefined {
+  const label = spec.data.label;
+  if (label === undefined) return undefined;
+  if (spec.task === 'regression') {
+    const column = batch.columns[label]!;
+    if (!(column instanceof Float64Array))
+      throw new Error(`${uri}: label '${label}' must be numeric for task regression`);
+    return column;
+  }
+  if (!classes) return undefined;
+  const labels = new Float64Array(classes.length);
+  for (let i = 0; i < classes.length; i++) labels[i] = classes[i]! < 0 ? NaN : classes[i]!;
+  return labels;
+}
+
+function asText(column: Float64Array | string[]): string[] {
+  return column instanceof Float64Array
+    ? Array.from(column, (v) => (Number.isNaN(v) ? '' : String(v)))
+    : column;
+}
+
+interface Sample {
+  features: Float32Array;
+  rows: number;
+  fromReference?: boolean;
+}
+
+/** The first rows of the current data (reference rows until there are some) drive the measurements. */
+function keepSample(sample: Sample, features: Float32Array, rows: number, dataset: DatasetRole): void {
+  if (rows === 0) return;
+  const fromCurrent = dataset === 'current';
+  if (sample.rows > 0 && !(fromCurrent && sample.fromReference)) return;
+  const take = Math.min(rows, measurementRows);
+  const width = features.length / rows;
+  sample.features = features.slice(0, take * width);
+  sample.rows = take;
+  sample.fromReference = !fromCurrent;
+}

@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+
+import yaml from 'js-yaml';
+
+import type { EvaluationStatusReport } from '../../../src/cli/evaluate.js';
+import {
+  fixtureManifest,
+  fixtureManifestObject,
+  type ManifestObject,
+  type ManifestOptions,
+} from '../evaluator/fixture-specs.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The real command, as a user runs it. */
+function pruneguard(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', ...args],
+      { env: { ...process.env, PRUNEGUARD_MEASUREMENT: 'quick' }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+const scratch = await mkdtemp(path.join(tmpdir(), 'pruneguard-evaluate-'));
+after(() => rm(scratch, { recursive: true, force: true }));
+
+/** Writes a manifest whose file:// URIs are relative to its own directory, as examples/ does. */
+async function manifest(
+  name: string,
+  options: ManifestOptions = {},
+  edit?: (m: ManifestObject) => void,
+): Promise<string> {
+  const relative = (file: string) => `file://${path.relative(scratch, path.resolve(file))}`;
+  const object = fixtureManifestObject({ uri: relative, ...options });
+  edit?.(object);
+  const file = path.join(scratch, `${name}.yaml`);
+  await writeFile(file, yaml.dump(object));
+  return file;
+}
+
+function oneLine(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
+  return lines[0]!;
+}
+
+const lenient = { psi: { target: 0.2, warning: 0.3 }, demographicParity: { enabled: false } };
+
+describe('pruneguard evaluate', { concurrency: 3 }, () => {
+  test('pruned-70 passes: exit 0, clean JSON on stdout; --shards 3 prints the same row metrics', async () => {
+    const file = await manifest('pass', { thresholds: lenient });
+    const [run, sharded] = await Promise.all([
+      pruneguard(['evaluate', '-f', file, '-o', 'json']),
+      pruneguard(['evaluate', '-f', file, '-o', 'json', '--shards', '3']),
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout) as EvaluationStatusReport;
+    assert.equal(report.status.verdict, 'Pass');
+    assert.equal(report.status.samples, fixtureManifest.penguins.rows.current);
+    const drop = report.status.metrics.find((m) => m.name === 'accuracyDrop')!;
+    assert.equal(drop.grade, 'Pass');
+    assert.equal(drop.interval?.length, 2);
+    assert.equal(drop.target, 0.02);
+    assert.equal(report.status.summary.accuracyDrop, '1.50%');
+    assert.deepEqual(
+      report.status.slices.map((s) => s.slice),
+      ['Island=Biscoe', 'Island=Dream', 'Island=Torgersen'],
+    );
+    assert.equal(run.stderr, '');
+
+    const rowMetrics = (r: EvaluationStatusReport) =>
+      r.status.metrics.filter((m) => ['accuracyDrop', 'psi', 'demographicParity'].includes(m.name));
+    assert.equal(sharded.code, 0, sharded.stderr);
+    assert.deepEqual(rowMetrics(JSON.parse(sharded.stdout) as EvaluationStatusReport), rowMetrics(report));
+  });
+
+  test('pruned-95: exit 4, the table names accuracyDrop as the Critical metric', async () => {
+    const run = await pruneguard(['evaluate', '-f', await manifest('heavy', { candidate: 'pruned-95' })]);
+    assert.equal(run.code, 4, run.stderr);
+    const [headline, explanation] = run.stdout.split('\n');
+    assert.equal(headline, 'test/penguins-pruned-95: Critical');
+    assert.match(explanation!, /^ {2}accuracyDrop 59\.4% \[[\d.]+%, [\d.]+%\] > 5% critical/);
+    assert.match(run.stdout, /\naccuracyDrop +59\.4% +Critical +2% +5% /);
+  });
+
+  test('shifted current data: exit 4 on psi, as YAML', async () => {
+    const file = await manifest('shifted', {
+      candidate: 'pruned-70',
+      current: 'shifted',
+      thresholds: lenient,
+    });
+    const run = await pruneguard(['evaluate', '-f', file, '--output', 'yaml']);
+    assert.equal(run.code, 4, run.stderr);
+    const report = yaml.load(run.stdout) as EvaluationStatusReport;
+    assert.equal(report.status.metrics.find((m) => m.name === 'psi')?.grade, 'Critical');
+    assert.match(report.status.explanation, /^psi /);
+  });
+
+  test('a corrupt model: exit 1 and one line naming the file', async () => {
+    const run = await pruneguard([
+      'evaluate',
+      '-f',
+      await manifest('corrupt', { candidate: fixtureManifest.corrupt }),
+      '-o',
+      'json',
+    ]);
+    assert.equal(run.code, 1);
+    assert.equal(run.stdout, '');
+    assert.match(
+      oneLine(run.stderr),
+      /^pruneguard evaluate: candidate model file:\/\/\S+\/corrupt\.onnx: not a valid ONNX model/,
+    );
+  });
+
+  test('a model whose input does not fit the data: exit 1 naming both widths', async () => {
+    const run = await pruneguard([
+      'evaluate',
+      '-f',
+      await manifest('mismatched', { candidate: fixtureManifest.mismatchedInput.model }),
+    ]);
+    assert.equal(run.code, 1);
+    assert.match(
+      oneLine(run.stderr),
+      /candidate model file:\/\/\S+\/mismatched-input\.onnx: .*\[N, 6\].*\[N, 7\]/,
+    );
+  });
+
+  test('a feature column missing from the data: exit 1 naming the column and the file', async () => {
+    const file = await manifest('missing-column', {
+      features: ['Beak Length (mm)', 'Beak Depth (mm)', 'Flipper Length (mm)', 'Body Mass (kg)', 'Island'],
+    });
+    const run = await pruneguard(['evaluate', '-f', file]);
+    assert.equal(run.code, 1);
+    assert.match(oneLine(run.stderr), /reference\.csv: column 'Body Mass \(kg\)' not found/);
+  });
+
+  test('an invalid manifest: exit 1 naming the file and the field', async () => {
+    const file = await manifest('invalid', {}, (m) => (m.spec.runtime = { batchSize: 0 }));
+    const run = await pruneguard(['evaluate', '-f', file]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /invalid\.yaml is invalid/);
+    assert.match(run.stderr, /batchSize/);
+  });
+
+  test('usage mistakes: exit 2; --help documents the exit codes', async () => {
+    const [none, format, help] = await Promise.all([
+      pruneguard(['evaluate']),
+      pruneguard(['evaluate', '-f', 'x.yaml', '-o', 'csv']),
+      pruneguard(['evaluate', '--help']),
+    ]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /missing -f/);
+    assert.equal(format.code, 2);
+    assert.match(format.stderr, /--output must be table, json or yaml/);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /0 Pass, 3 Warning, 4 Critical, 5 Inconclusive/);
+  });
+});
