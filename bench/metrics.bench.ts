@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { seededRandom } from '../scripts/fixtures/random.js';
 import { EvaluationAccumulator, type EvaluationBatch } from '../src/metrics/index.js';
 
 const featureCount = 20;
@@ -32,17 +33,6 @@ const repoRoot = path.resolve(here, '..');
 function argument(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
   return index >= 0 ? Number(process.argv[index + 1]) : fallback;
-}
-
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** One batch of synthetic rows plus its binary encoding for numpy (see metrics_numpy.py). */
