@@ -1,4 +1,5 @@
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { eventually } from '../../support/cluster.js';
 import {
   evaluationRunNames,
   group,
@@ -171,4 +172,12 @@ export async function createClaims(
       },
     });
   }
+  // A pod created before its claims are bound waits in the scheduler's backoff queue; wait here instead.
+  await eventually(`claims ${names.join(', ')} to be Bound`, async () => {
+    const claims = await core.listNamespacedPersistentVolumeClaim({ namespace });
+    const bound = names.every((name) =>
+      claims.items.some((c) => c.metadata?.name === name && c.status?.phase === 'Bound'),
+    );
+    return bound ? true : undefined;
+  });
 }
