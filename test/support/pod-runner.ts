@@ -290,3 +290,17 @@ function resolveFieldRef(pod: V1Pod, fieldPath: string | undefined): string | un
 function tail(text: string): string {
   return text.split('\n').slice(-80).join('\n').slice(-2048).trim();
 }
+
+/**
+ * A runner under which every selected pod ends as the kubelet reports an out-of-memory kill, for
+ * tests about failure handling and scheduling that need no evaluation to run.
+ */
+export async function startOomKillingRunner(kc: KubeConfig, labelSelector: string): Promise<PodRunner> {
+  const runner = new PodRunner(kc, {
+    pvcRoot: '/nonexistent',
+    labelSelector,
+    fate: () => ({ exitCode: 137, reason: 'OOMKilled' }),
+  });
+  await runner.start();
+  return runner;
+}

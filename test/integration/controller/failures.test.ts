@@ -4,7 +4,7 @@ import { BatchV1Api } from '@kubernetes/client-node';
 import type { RunningOperator } from '../../../src/controller/operator.js';
 import { eventually, testCluster, testNamespace, type TestCluster } from '../../support/cluster.js';
 import { installPruneguard, startTestOperator } from '../../support/operator.js';
-import { PodRunner } from '../../support/pod-runner.js';
+import { startOomKillingRunner, type PodRunner } from '../../support/pod-runner.js';
 import { createClaims, createDeploymentPair, Objects, penguinsEvaluation, replicasOf } from './fixtures.js';
 
 /**
@@ -19,12 +19,7 @@ describe('a failed evaluation pod', () => {
   before(async () => {
     cluster = await testCluster();
     await installPruneguard(cluster);
-    pods = new PodRunner(cluster.kubeConfig(), {
-      pvcRoot: '/nonexistent',
-      labelSelector: 'pruneguard.io/evaluation=oom',
-      fate: () => ({ exitCode: 137, reason: 'OOMKilled' }),
-    });
-    await pods.start();
+    pods = await startOomKillingRunner(cluster.kubeConfig(), 'pruneguard.io/evaluation=oom');
     operator = await startTestOperator(cluster);
   });
   after(async () => {

@@ -4,7 +4,7 @@ import { BatchV1Api, CoordinationV1Api } from '@kubernetes/client-node';
 import type { RunningOperator } from '../../../src/controller/operator.js';
 import { eventually, testCluster, testNamespace, type TestCluster } from '../../support/cluster.js';
 import { installPruneguard, startTestOperator } from '../../support/operator.js';
-import { PodRunner } from '../../support/pod-runner.js';
+import { startOomKillingRunner, type PodRunner } from '../../support/pod-runner.js';
 import { createClaims, Objects, penguinsEvaluation } from './fixtures.js';
 
 /** The operator's clock runs ahead by `offsetMs`, so a test can cross a schedule interval at once. */
@@ -18,12 +18,10 @@ describe('evaluation lifecycle', () => {
     cluster = await testCluster();
     await installPruneguard(cluster);
     // These tests are about scheduling and cleanup, so every pod ends at once (as an OOMKilled pod would).
-    pods = new PodRunner(cluster.kubeConfig(), {
-      pvcRoot: '/nonexistent',
-      labelSelector: 'pruneguard.io/evaluation in (scheduled, deleted)',
-      fate: () => ({ exitCode: 137, reason: 'OOMKilled' }),
-    });
-    await pods.start();
+    pods = await startOomKillingRunner(
+      cluster.kubeConfig(),
+      'pruneguard.io/evaluation in (scheduled, deleted)',
+    );
   });
   after(() => pods?.stop());
 
