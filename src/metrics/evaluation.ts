@@ -108,14 +108,21 @@ export class EvaluationAccumulator {
     const keys = new Map<string, number>();
     const keyNames: string[] = [];
     const groupOf = new Int32Array(rows);
+    // One column (the common case) is looked up by its raw value: no key string per row.
+    const single = columns.length === 1 ? values[0]! : undefined;
     for (let i = 0; i < rows; i++) {
-      let key = `${columns[0]}=${values[0]![i]}`;
-      for (let c = 1; c < columns.length; c++) key += `,${columns[c]}=${values[c]![i]}`;
+      let key: string;
+      if (single) {
+        key = single[i]!;
+      } else {
+        key = `${columns[0]}=${values[0]![i]}`;
+        for (let c = 1; c < columns.length; c++) key += `,${columns[c]}=${values[c]![i]}`;
+      }
       let group = keys.get(key);
       if (group === undefined) {
         group = keyNames.length;
         keys.set(key, group);
-        keyNames.push(key);
+        keyNames.push(single ? `${columns[0]}=${key}` : key);
       }
       groupOf[i] = group;
     }
