@@ -6,24 +6,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
+source ../lib/cached-go-build.sh
 
 prometheus_version="$(awk '$1 == "require" && $2 == "github.com/prometheus/prometheus" {print $3}' go.mod)"
 source_hash="$(cat main.go go.mod go.sum | sha256sum | cut -c1-12)"
-cache_root="${PRUNEGUARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pruneguard}"
-bin_dir="$cache_root/promql/prometheus-$prometheus_version-$source_hash"
-
-if [ -x "$bin_dir/promql-check" ]; then
-  echo "$bin_dir"
-  exit 0
-fi
-
-export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0
-mkdir -p "$bin_dir.partial"
-start=$(date +%s)
-echo "building promql-check (prometheus $prometheus_version) ..." >&2
-go build -trimpath -ldflags "-s -w" -o "$bin_dir.partial/promql-check" .
-mkdir -p "$bin_dir"
-mv "$bin_dir.partial/promql-check" "$bin_dir/promql-check"
-rmdir "$bin_dir.partial"
-echo "built promql-check in $(( $(date +%s) - start ))s; $(du -sh "$bin_dir/promql-check" | cut -f1) in $bin_dir" >&2
-echo "$bin_dir"
+cached_go_build "$pruneguard_cache_root/promql/prometheus-$prometheus_version-$source_hash" promql-check -ldflags "-s -w" .
