@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -9,6 +9,7 @@ import { measureLatency } from '../../../src/evaluator/measure/latency.js';
 import { startNvml } from '../../../src/evaluator/measure/power/nvml.js';
 import { measureThroughput } from '../../../src/evaluator/measure/throughput.js';
 import { openModel, type LoadedModel } from '../../../src/evaluator/models.js';
+import { temporaryDirectory } from '../../support/temporary-directory.js';
 
 let model: LoadedModel;
 const rows = 5;
@@ -56,7 +57,7 @@ test('without RAPL or NVML, energy is estimated from CPU time at the configured 
 });
 
 test('RAPL package counters are summed, and a counter that wrapped is unwrapped', async () => {
-  const root = await mkdtemp(path.join(tmpdir(), 'pruneguard-powercap-'));
+  const root = await temporaryDirectory('powercap');
   const zone = (name: string) => path.join(root, name);
   for (const name of ['intel-rapl:0', 'intel-rapl:1', 'intel-rapl:0:0']) await mkdir(zone(name));
   await writeFile(path.join(zone('intel-rapl:0'), 'max_energy_range_uj'), '1000000000\n');

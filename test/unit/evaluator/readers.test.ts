@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, test } from 'node:test';
 
@@ -9,6 +8,7 @@ import fc from 'fast-check';
 import { openTable } from '../../../src/evaluator/data/open.js';
 import type { RecordBatch } from '../../../src/evaluator/data/table.js';
 import { writeTable, type Columns, type WritableFormat } from '../../../scripts/fixtures/write-table.js';
+import { temporaryDirectory } from '../../support/temporary-directory.js';
 
 const formats: WritableFormat[] = ['csv', 'jsonl', 'json', 'parquet', 'arrow'];
 let dir: string;
@@ -39,7 +39,7 @@ function concatenated(batches: RecordBatch[]): Record<string, number[] | string[
 }
 
 before(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'pruneguard-readers-'));
+  dir = await temporaryDirectory('readers');
   for (const format of formats) await writeTable(path.join(dir, `penguins.${format}`), table, format);
 });
 

@@ -1,22 +1,22 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 
 import { openTable } from '../../../src/evaluator/data/open.js';
 import { openSource, readAll } from '../../../src/evaluator/sources/index.js';
+import { temporaryDirectory } from '../../support/temporary-directory.js';
 
 const fixture = 'test/fixtures/penguins/reference.csv';
 let root: string;
 
 before(async () => {
-  root = await mkdtemp(path.join(tmpdir(), 'pruneguard-sources-'));
+  root = await temporaryDirectory('sources');
   await mkdir(path.join(root, 'pvc/datasets/penguins'), { recursive: true });
   await mkdir(path.join(root, 'configmap/thresholds'), { recursive: true });
   await writeFile(path.join(root, 'pvc/datasets/penguins/reference.csv'), await readFile(fixture));
@@ -119,7 +119,7 @@ test('http:// streams, reads ranges (Parquet included) and reports HTTP errors w
 });
 
 test('https:// trusts a private CA given in PRUNEGUARD_HTTPS_CA_FILE', async () => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'pruneguard-tls-'));
+  const dir = await temporaryDirectory('tls');
   await promisify(execFile)(
     'openssl',
     [

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 
@@ -9,6 +8,7 @@ import ort from 'onnxruntime-node';
 import { countParameters } from '../../../src/onnx/parameters.js';
 import { decodeModel, encodeModel, loadModel, saveModel } from '../../../src/onnx/model.js';
 import { elementCount, readValues, writeValues } from '../../../src/onnx/tensors.js';
+import { temporaryDirectory } from '../../support/temporary-directory.js';
 
 const teacherPath = 'test/fixtures/penguins/teacher.onnx';
 
@@ -46,7 +46,7 @@ test('parameters are counted from the initializers dims, zeros excluded from non
 });
 
 test('float_data initializers are written so onnxruntime reads the same weights as raw_data', async () => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'pruneguard-onnx-'));
+  const dir = await temporaryDirectory('onnx');
   const model = await loadModel(teacherPath);
   for (const tensor of model.graph?.initializer ?? []) {
     const values = readValues(tensor);

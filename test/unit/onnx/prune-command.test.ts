@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
@@ -8,6 +6,7 @@ import { runPrune } from '../../../src/cli/prune.js';
 import { loadModel } from '../../../src/onnx/model.js';
 import { weightMatrices } from '../../../src/onnx/parameters.js';
 import { readValues } from '../../../src/onnx/tensors.js';
+import { temporaryDirectory } from '../../support/temporary-directory.js';
 
 async function captured(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -23,7 +22,7 @@ async function captured(argv: string[]): Promise<{ code: number; out: string; er
 }
 
 test('pruneguard prune writes a model at the requested sparsity and says so', async () => {
-  const out = path.join(await mkdtemp(path.join(tmpdir(), 'pruneguard-prune-')), 'p.onnx');
+  const out = path.join(await temporaryDirectory('prune'), 'p.onnx');
   const result = await captured([
     '--sparsity',
     '0.6',
