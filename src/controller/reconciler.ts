@@ -35,7 +35,7 @@ import {
 } from '../api/v1alpha1/index.js';
 import { applyHysteresis } from '../grading/index.js';
 import type { OperatorMetrics } from '../telemetry/operator-metrics.js';
-import { setCondition } from './conditions.js';
+import { setCondition, type ConditionUpdate } from './conditions.js';
 import { scheduledAtAnnotation, whenDue } from './due.js';
 import { evaluationJob, labels, ownerReference } from './evaluation-job.js';
 import type { EventRecorder } from './events.js';
@@ -149,8 +149,7 @@ export class EvaluationReconciler {
     const sequence = Math.max(0, ...runs.map(sequenceOf), lastRunSequence(evaluation)) + 1;
     const run = await this.createRun(evaluation, sequence, due.trigger, now);
     if (!run) return { requeueAfterMs: 1000 };
-    await this.ensureEvaluatorAccess(evaluation);
-    await this.createJob(run);
+    await this.createJob(evaluation, run);
     log.info({ run: run.metadata.name, trigger: due.trigger }, 'started evaluation run');
     await this.events.record(
       evaluation,
@@ -207,7 +206,9 @@ export class EvaluationReconciler {
     }
   }
 
-  private async createJob(run: EvaluationRun): Promise<void> {
+  /** The run's Job, after the namespace's evaluator ServiceAccount it runs as. */
+  private async createJob(evaluation: PrunedModelEvaluation, run: EvaluationRun): Promise<void> {
+    await this.ensureEvaluatorAccess(evaluation);
     const job = evaluationJob(run, {
       defaultImage: this.options.evaluatorImage,
       serviceAccountName: this.options.evaluatorServiceAccount,
@@ -256,8 +257,7 @@ export class EvaluationReconciler {
     const namespace = run.metadata.namespace!;
     const job = this.caches.jobs.get(run.metadata.name!, namespace);
     if (!job) {
-      await this.ensureEvaluatorAccess(evaluation);
-      await this.createJob(run);
+      await this.createJob(evaluation, run);
       return { requeueAfterMs: 1000 };
     }
     const pods = this.caches.pods
@@ -274,9 +274,12 @@ export class EvaluationReconciler {
         });
       }
       if (outcome.state === 'pending' && outcome.message) {
-        await this.setConditions(evaluation, [
-          { type: 'Ready', status: 'False', reason: 'RunPending', message: outcome.message },
-        ]);
+        await this.writeCondition(evaluation, {
+          type: 'Ready',
+          status: 'False',
+          reason: 'RunPending',
+          message: outcome.message,
+        });
       }
       return {};
     }
@@ -586,19 +589,18 @@ export class EvaluationReconciler {
     return {};
   }
 
-  private async setConditions(
-    evaluation: PrunedModelEvaluation,
-    updates: Parameters<typeof setCondition>[1][],
-  ): Promise<void> {
-    let conditions = evaluation.status?.conditions;
-    for (const update of updates)
-      conditions = setCondition(conditions, update, evaluation.metadata.generation ?? 1, this.now());
-    if (JSON.stringify(conditions) === JSON.stringify(evaluation.status?.conditions)) return;
-    const changed = updates.some((u) => {
-      const old = evaluation.status?.conditions?.find((c) => c.type === u.type);
-      return !old || old.status !== u.status || old.reason !== u.reason || old.message !== u.message;
-    });
-    if (changed) await this.patchStatus(evaluation, { conditions });
+  /** Writes one condition, unless it already says the same (status, reason, message). */
+  private async writeCondition(evaluation: PrunedModelEvaluation, update: ConditionUpdate): Promise<void> {
+    const old = evaluation.status?.conditions?.find((c) => c.type === update.type);
+    if (old && old.status === update.status && old.reason === update.reason && old.message === update.message)
+      return;
+    const conditions = setCondition(
+      evaluation.status?.conditions,
+      update,
+      evaluation.metadata.generation ?? 1,
+      this.now(),
+    );
+    await this.patchStatus(evaluation, { conditions });
   }
 
   private async patchEvaluation(evaluation: PrunedModelEvaluation, body: object): Promise<void> {

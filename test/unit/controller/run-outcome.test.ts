@@ -13,6 +13,15 @@ const job = (
 
 const pod = (status: V1Pod['status']): V1Pod => ({ metadata: { name: 'run-0-abc' }, status });
 
+type ContainerState = NonNullable<NonNullable<V1Pod['status']>['containerStatuses']>[number]['state'];
+
+/** A pod whose evaluator container is in `state`. */
+const podWith = (phase: string, state: ContainerState, image = 'x'): V1Pod =>
+  pod({
+    phase,
+    containerStatuses: [{ name: 'evaluator', image, imageID: '', ready: false, restartCount: 0, state }],
+  });
+
 describe('runOutcome', () => {
   const cases: { name: string; job: V1Job; pods: V1Pod[]; expected: unknown }[] = [
     { name: 'a new Job is pending', job: job(), pods: [], expected: { state: 'pending' } },
@@ -45,18 +54,8 @@ describe('runOutcome', () => {
       name: 'the evaluator’s own error message explains a failed Job',
       job: job([{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded' }]),
       pods: [
-        pod({
-          phase: 'Failed',
-          containerStatuses: [
-            {
-              name: 'evaluator',
-              image: 'x',
-              imageID: '',
-              ready: false,
-              restartCount: 0,
-              state: { terminated: { exitCode: 4, message: "data pvc://d/x.csv: missing column 'age'\n" } },
-            },
-          ],
+        podWith('Failed', {
+          terminated: { exitCode: 4, message: "data pvc://d/x.csv: missing column 'age'\n" },
         }),
       ],
       expected: {
@@ -68,21 +67,7 @@ describe('runOutcome', () => {
     {
       name: 'an OOMKilled evaluator',
       job: job([{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded' }]),
-      pods: [
-        pod({
-          phase: 'Failed',
-          containerStatuses: [
-            {
-              name: 'evaluator',
-              image: 'x',
-              imageID: '',
-              ready: false,
-              restartCount: 0,
-              state: { terminated: { exitCode: 137, reason: 'OOMKilled' } },
-            },
-          ],
-        }),
-      ],
+      pods: [podWith('Failed', { terminated: { exitCode: 137, reason: 'OOMKilled' } })],
       expected: {
         state: 'failed',
         reason: 'OOMKilled',
@@ -93,19 +78,11 @@ describe('runOutcome', () => {
       name: 'an image that cannot be pulled fails at once',
       job: job([], 1),
       pods: [
-        pod({
-          phase: 'Pending',
-          containerStatuses: [
-            {
-              name: 'evaluator',
-              image: 'nope:1',
-              imageID: '',
-              ready: false,
-              restartCount: 0,
-              state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "nope:1"' } },
-            },
-          ],
-        }),
+        podWith(
+          'Pending',
+          { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "nope:1"' } },
+          'nope:1',
+        ),
       ],
       expected: {
         state: 'failed',
