@@ -35,6 +35,7 @@ import { resolveEncoding } from '../src/evaluator/encoding.js';
 import { quickBudget } from '../src/evaluator/measurements.js';
 import { openModel } from '../src/evaluator/models.js';
 import { evaluateShard } from '../src/evaluator/pipeline.js';
+import { textValues, type TextColumn } from '../src/metrics/text-column.js';
 import { readAll, openSource } from '../src/evaluator/sources/index.js';
 import { loadModel, saveModel } from '../src/onnx/model.js';
 import { prune } from '../src/onnx/prune.js';
@@ -118,15 +119,18 @@ async function prepare(dir: string, rows: number): Promise<void> {
   const timeOfDay: string[] = [];
   for await (const batch of openTable(source, { batchSize: 65536 })) {
     const date = batch.columns.date as Float64Array;
-    const columns = batch.columns as Record<string, Float64Array & string[]>;
+    const columns = batch.columns as Record<string, Float64Array>;
+    const [origins, destinations] = [batch.columns.origin, batch.columns.destination].map((column) =>
+      textValues(column as TextColumn),
+    );
     for (let r = 0; r < batch.rows && hour.length < rows; r++) {
       const d = new Date(date[r]!);
       const h = d.getUTCHours() + d.getUTCMinutes() / 60;
       hour.push(h);
       timeOfDay.push(h < 6 ? 'night' : h < 12 ? 'morning' : h < 18 ? 'afternoon' : 'evening');
       distance.push(columns.distance![r]!);
-      origin.push(columns.origin![r]!);
-      destination.push(columns.destination![r]!);
+      origin.push(origins![r]!);
+      destination.push(destinations![r]!);
       delayed.push(columns.delay![r]! > 15 ? 1 : 0);
     }
     if (hour.length >= rows) break;

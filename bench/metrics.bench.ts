@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 
 import { seededRandom } from '../scripts/fixtures/random.js';
 import { EvaluationAccumulator, type EvaluationBatch } from '../src/metrics/index.js';
+import type { TextColumn } from '../src/metrics/text-column.js';
 
 const featureCount = 20;
 const batchRows = 50_000;
@@ -65,8 +66,10 @@ function makeBatch(dataset: 'reference' | 'current', rows: number, random: () =>
   const numericFeatures: Record<string, Float64Array> = {};
   for (let f = 0; f < featureCount; f++)
     numericFeatures[`f${f}`] = features.subarray(f * rows, (f + 1) * rows);
-  const names = (values: string[], offset: number) =>
-    Array.from(codes.subarray(offset, offset + rows), (c) => values[c]!);
+  const names = (values: string[], offset: number): TextColumn => ({
+    codes: Int32Array.from(codes.subarray(offset, offset + rows)),
+    values,
+  });
   const batch: EvaluationBatch = {
     dataset,
     rows,

@@ -13,10 +13,11 @@
  * sorted (code-unit) order, one-hot. docs/evaluator.md describes the rules.
  */
 import type { PrunedModelEvaluationSpec } from '../api/v1alpha1/index.js';
+import { countCodes } from '../metrics/text-column.js';
 import {
+  asText,
   encodedFeatureNames,
   openTable,
-  type Column,
   type ColumnSelection,
   type FeatureSpec,
 } from './data/index.js';
@@ -208,16 +209,14 @@ async function distinctValues(
   for await (const batch of openTable(uri, { columns, ...formatOption(format) })) {
     for (const name of columns) {
       const values = seen.get(name)!;
-      for (const value of asText(batch.columns[name]!)) if (value !== '') values.add(value);
+      const text = asText(batch.columns[name]!);
+      const counts = countCodes(text);
+      text.values.forEach((value, code) => {
+        if (value !== '' && counts[code]! > 0) values.add(value);
+      });
     }
   }
   return new Map([...seen].map(([name, values]) => [name, [...values].sort()]));
-}
-
-function asText(column: Column): string[] {
-  return column instanceof Float64Array
-    ? Array.from(column, (v) => (Number.isNaN(v) ? '' : String(v)))
-    : column;
 }
 
 export function formatOption(format: string | undefined): {

@@ -150,6 +150,7 @@ export async function openModel(
       const output = (await session.run({ [signature.inputName]: input }))[signature.outputName];
       if (!output) throw new Error(`${where}: output '${signature.outputName}' missing from the results`);
       const data = output.data as Float32Array;
+      if (n === rows) return data; // one call: onnxruntime's own array, no copy
       outputWidth = data.length / n;
       result ??= new Float32Array(rows * outputWidth);
       result.set(data, start * outputWidth);

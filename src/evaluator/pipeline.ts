@@ -6,10 +6,11 @@
  * EvaluationRun for the controller to merge with the other shards.
  */
 import type { PowerMethod, PrunedModelEvaluationSpec } from '../api/v1alpha1/index.js';
-import { EvaluationAccumulator, type EvaluationBatch } from '../metrics/index.js';
+import type { EvaluationAccumulator, EvaluationBatch } from '../metrics/index.js';
 import type { DatasetRole } from '../metrics/batch.js';
+import type { TextColumn } from '../metrics/text-column.js';
 import type { Logger } from '../telemetry/logger.js';
-import { encodeBatch, openTable, selectedColumns, type RecordBatch } from './data/index.js';
+import { asText, encodeBatch, openTable, selectedColumns, type RecordBatch } from './data/index.js';
 import { formatOption, inputWidth, resolveEncoding, type DataEncoding } from './encoding.js';
 import {
   budgetFromEnvironment,
@@ -17,6 +18,7 @@ import {
   recordPerformance,
   type MeasurementBudget,
 } from './measurements.js';
+import { MetricThread } from './metric-thread.js';
 import { checkCompatible, openModel, type LoadedModel } from './models.js';
 import { checkShard, shardRows } from './shard.js';
 
@@ -76,25 +78,31 @@ export async function evaluateShard(
     );
     checkEncodedWidth(teacher, candidate, encoding);
 
-    const accumulator = new EvaluationAccumulator({
+    const metrics = await MetricThread.start({
       task: spec.task,
       sliceCrosses: spec.data.sliceCrosses ?? [],
       gridIntensityKgPerKWh: spec.energy.gridIntensityKgPerKWh,
       pue: spec.energy.pue,
       ...(encoding.positiveClass === undefined ? {} : { positiveClass: encoding.positiveClass }),
     });
-    const models = { teacher, candidate };
+    let accumulator: EvaluationAccumulator;
     const sample: Sample = { features: new Float32Array(0), rows: 0 };
     const rows = { reference: 0, current: 0 };
-    for (const dataset of ['reference', 'current'] as const) {
-      progress({ phase: dataset, rows: 0 });
-      for await (const batch of shardBatches(spec, dataset, encoding, shard)) {
-        const evaluated = await evaluateBatch(batch, dataset, models, encoding, spec);
-        accumulator.update(evaluated.batch);
-        keepSample(sample, evaluated.features, batch.rows, dataset);
-        rows[dataset] += batch.rows;
-        progress({ phase: dataset, rows: rows[dataset] });
+    const models = { teacher, candidate };
+    try {
+      for (const dataset of ['reference', 'current'] as const) {
+        progress({ phase: dataset, rows: 0 });
+        for await (const batch of shardBatches(spec, dataset, encoding, shard)) {
+          const evaluated = await evaluateBatch(batch, dataset, models, encoding, spec);
+          keepSample(sample, evaluated.features, batch.rows, dataset);
+          await metrics.update(evaluated.batch);
+          rows[dataset] += batch.rows;
+          progress({ phase: dataset, rows: rows[dataset] });
+        }
       }
+      accumulator = await metrics.finish();
+    } finally {
+      await metrics.close();
     }
     if (sample.rows === 0)
       throw new Error(
@@ -186,7 +194,7 @@ async function evaluateBatch(
     models.candidate.predict(encoded.features, encoded.rows, spec.runtime.batchSize),
   ]);
   const numericFeatures: Record<string, Float64Array> = {};
-  const categoricalFeatures: Record<string, string[]> = {};
+  const categoricalFeatures: Record<string, TextColumn> = {};
   for (const name of spec.data.features) {
     const column = batch.columns[name]!;
     if (encoding.categorical.has(name)) categoricalFeatures[name] = asText(column);
@@ -227,12 +235,6 @@ function labelsOf(
   const labels = new Float64Array(classes.length);
   for (let i = 0; i < classes.length; i++) labels[i] = classes[i]! < 0 ? NaN : classes[i]!;
   return labels;
-}
-
-function asText(column: Float64Array | string[]): string[] {
-  return column instanceof Float64Array
-    ? Array.from(column, (v) => (Number.isNaN(v) ? '' : String(v)))
-    : column;
 }
 
 interface Sample {

@@ -1,3 +1,4 @@
+import { pickRows } from '../metrics/text-column.js';
 import type { Column, RecordBatch } from './data/index.js';
 
 /**
@@ -31,7 +32,7 @@ export function shardRows(batch: RecordBatch, offset: number, shard: Shard): Rec
       picked.forEach((row, i) => (values[i] = column[row]!));
       columns[name] = values;
     } else {
-      columns[name] = picked.map((row) => column[row]!);
+      columns[name] = pickRows(column, picked);
     }
   }
   return { rows: picked.length, columns };

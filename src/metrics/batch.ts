@@ -3,6 +3,8 @@
  * data file); performance measurements arrive separately because they are not per row.
  */
 
+import type { TextColumn } from './text-column.js';
+
 export type DatasetRole = 'reference' | 'current';
 
 /**
@@ -16,7 +18,7 @@ export interface EvaluationBatch {
   dataset: DatasetRole;
   rows: number;
   numericFeatures: Record<string, Float64Array>;
-  categoricalFeatures: Record<string, string[]>;
+  categoricalFeatures: Record<string, TextColumn>;
   teacherScores: Float32Array;
   candidateScores: Float32Array;
   /** Scores per row: 1 for a single score (binary probability, or a regression value), else one per class. */
@@ -24,9 +26,9 @@ export interface EvaluationBatch {
   /** Class index (classification) or target value (regression); NaN marks an unlabelled row. */
   labels?: Float64Array;
   /** Value of the sensitive attribute per row. */
-  sensitive?: string[];
+  sensitive?: TextColumn;
   /** Value of each slice column per row. */
-  slices: Record<string, string[]>;
+  slices: Record<string, TextColumn>;
 }
 
 export interface LatencySamples {

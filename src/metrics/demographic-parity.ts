@@ -47,24 +47,29 @@ export class DemographicParityAccumulator {
     const { batch, candidateClass } = decoded;
     if (batch.dataset !== 'current' || batch.sensitive === undefined || candidateClass === undefined) return;
     const sensitive = batch.sensitive;
+    const codes = sensitive.codes;
     const count = indices ? indices.length : batch.rows;
-    let lastGroup: string | undefined;
-    let entry: { rows: number; positives: number[] } | undefined;
+    const classCount = decoded.classCount;
+    // Positives per (code, class) for this batch, then one map update per group present.
+    const positives = new Int32Array(sensitive.values.length * classCount);
+    const rows = new Int32Array(sensitive.values.length);
     for (let j = 0; j < count; j++) {
       const i = indices ? indices[j]! : j;
-      const group = sensitive[i]!;
-      if (group !== lastGroup || entry === undefined) {
-        entry = this.groups.get(group);
-        if (entry === undefined) {
-          entry = { rows: 0, positives: new Array<number>(decoded.classCount).fill(0) };
-          this.groups.set(group, entry);
-        }
-        lastGroup = group;
+      const code = codes[i]!;
+      rows[code]!++;
+      positives[code * classCount + candidateClass[i]!]!++;
+    }
+    for (let code = 0; code < rows.length; code++) {
+      if (rows[code] === 0) continue;
+      const group = sensitive.values[code]!;
+      let entry = this.groups.get(group);
+      if (entry === undefined) {
+        entry = { rows: 0, positives: [] };
+        this.groups.set(group, entry);
       }
-      entry.rows++;
-      const predicted = candidateClass[i]!;
-      while (entry.positives.length <= predicted) entry.positives.push(0);
-      entry.positives[predicted]!++;
+      while (entry.positives.length < classCount) entry.positives.push(0);
+      entry.rows += rows[code]!;
+      for (let k = 0; k < classCount; k++) entry.positives[k]! += positives[code * classCount + k]!;
     }
   }
 

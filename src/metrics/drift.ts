@@ -1,4 +1,5 @@
 import { QuantileSketch, type QuantileSketchState, type SketchBucket } from './quantile-sketch.js';
+import { countCodes, type TextColumn } from './text-column.js';
 
 /**
  * Drift of one column between the reference and the current dataset: PSI (numeric and
@@ -129,23 +130,11 @@ export class CategoricalDrift {
     entry[dataset === 'reference' ? 0 : 1] += amount;
   }
 
-  addAll(dataset: 'reference' | 'current', categories: ArrayLike<string>, indices?: Int32Array): void {
-    const side = dataset === 'reference' ? 0 : 1;
-    const count = indices ? indices.length : categories.length;
-    let last: string | undefined;
-    let entry: [number, number] | undefined;
-    for (let j = 0; j < count; j++) {
-      const category = categories[indices ? indices[j]! : j] ?? '';
-      if (category !== last || entry === undefined) {
-        entry = this.counts.get(category);
-        if (entry === undefined) {
-          entry = [0, 0];
-          this.counts.set(category, entry);
-        }
-        last = category;
-      }
-      entry[side]++;
-    }
+  /** Counts the rows (all, or those in `indices`) of a text column. */
+  addAll(dataset: 'reference' | 'current', column: TextColumn, indices?: Int32Array): void {
+    const counts = countCodes(column, indices);
+    for (let code = 0; code < counts.length; code++)
+      if (counts[code]! > 0) this.add(dataset, column.values[code]!, counts[code]);
   }
 
   merge(other: CategoricalDrift): void {
@@ -160,7 +149,8 @@ export class CategoricalDrift {
     let currentRows = 0;
     const referenceCounts: number[] = [];
     const currentCounts: number[] = [];
-    for (const [reference, current] of this.counts.values()) {
+    // In category order, so the sum's rounding does not depend on the order rows arrived in.
+    for (const [, reference, current] of this.toJSON().categories) {
       referenceRows += reference;
       currentRows += current;
       referenceCounts.push(reference);

@@ -14,6 +14,7 @@ import type { DisabledMetric, MetricOutcome, MetricResult } from './metric-resul
 import { assertSameOptions, resolveOptions, type EvaluationOptions } from './options.js';
 import { decodeBatch, type DecodedBatch } from './predictions.js';
 import { SliceGroup, type FeatureDrift, type SliceGroupState } from './slice-group.js';
+import type { TextColumn } from './text-column.js';
 import { ThroughputAccumulator, type ThroughputState } from './throughput.js';
 import { metricNames, type MetricName } from '../api/v1alpha1/thresholds.js';
 
@@ -103,38 +104,23 @@ export class EvaluationAccumulator {
   }
 
   /** Splits the batch's rows by slice value (a counting sort) and feeds each slice its rows. */
-  private updateSlices(columns: string[], values: string[][], decoded: DecodedBatch): void {
+  private updateSlices(columns: string[], values: TextColumn[], decoded: DecodedBatch): void {
     const rows = decoded.batch.rows;
-    const keys = new Map<string, number>();
-    const keyNames: string[] = [];
-    const groupOf = new Int32Array(rows);
-    // One column (the common case) is looked up by its raw value: no key string per row.
-    const single = columns.length === 1 ? values[0]! : undefined;
-    for (let i = 0; i < rows; i++) {
-      let key: string;
-      if (single) {
-        key = single[i]!;
-      } else {
-        key = `${columns[0]}=${values[0]![i]}`;
-        for (let c = 1; c < columns.length; c++) key += `,${columns[c]}=${values[c]![i]}`;
-      }
-      let group = keys.get(key);
-      if (group === undefined) {
-        group = keyNames.length;
-        keys.set(key, group);
-        keyNames.push(single ? `${columns[0]}=${key}` : key);
-      }
-      groupOf[i] = group;
-    }
-    const counts = new Int32Array(keyNames.length + 1);
+    const { groupOf, groups, firstRow } = groupRows(values, rows);
+    const counts = new Int32Array(groups + 1);
     for (let i = 0; i < rows; i++) counts[groupOf[i]! + 1]!++;
-    for (let g = 1; g <= keyNames.length; g++) counts[g]! += counts[g - 1]!;
+    for (let g = 1; g <= groups; g++) counts[g]! += counts[g - 1]!;
     const starts = counts.slice();
     const order = new Int32Array(rows);
     for (let i = 0; i < rows; i++) order[starts[groupOf[i]!]!++] = i;
-    keyNames.forEach((key, g) => {
+    for (let g = 0; g < groups; g++) {
+      if (counts[g + 1] === counts[g]) continue;
+      const row = firstRow[g]!;
+      const key = columns
+        .map((column, c) => `${column}=${values[c]!.values[values[c]!.codes[row]!]}`)
+        .join(',');
       this.slice(key, columns).update(decoded, order.subarray(counts[g]!, counts[g + 1]!));
-    });
+    }
   }
 
   private slice(key: string, columns: string[], state?: SliceGroupState): SliceGroup {
@@ -290,4 +276,37 @@ export class EvaluationAccumulator {
     accumulator.energy = new EnergyAccumulator(options.gridIntensityKgPerKWh, options.pue, state.energy);
     return accumulator;
   }
+}
+
+/**
+ * Each row's group: the combination of its codes in `columns`. One column's codes are its groups
+ * (some may hold no row of this batch); each further column is folded in through a map from
+ * (group, code) to a dense group number. `firstRow` names a row of each group, −1 if none.
+ */
+function groupRows(
+  columns: TextColumn[],
+  rows: number,
+): { groupOf: Int32Array; groups: number; firstRow: Int32Array } {
+  let groupOf = columns[0]!.codes;
+  let groups = columns[0]!.values.length;
+  for (let c = 1; c < columns.length; c++) {
+    const codes = columns[c]!.codes;
+    const width = columns[c]!.values.length;
+    const dense = new Map<number, number>();
+    const next = new Int32Array(rows);
+    for (let i = 0; i < rows; i++) {
+      const combined = groupOf[i]! * width + codes[i]!;
+      let group = dense.get(combined);
+      if (group === undefined) {
+        group = dense.size;
+        dense.set(combined, group);
+      }
+      next[i] = group;
+    }
+    groupOf = next;
+    groups = dense.size;
+  }
+  const firstRow = new Int32Array(groups).fill(-1);
+  for (let i = rows - 1; i >= 0; i--) firstRow[groupOf[i]!] = i;
+  return { groupOf, groups, firstRow };
 }

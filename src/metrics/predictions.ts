@@ -85,16 +85,19 @@ function checkBatch(batch: EvaluationBatch): void {
   }
   const columns: [string, { length: number } | undefined][] = [
     ['labels', batch.labels],
-    ['sensitive', batch.sensitive],
+    ['sensitive', batch.sensitive?.codes],
     ...Object.entries(batch.numericFeatures).map(([n, c]): [string, { length: number }] => [
       `feature ${n}`,
       c,
     ]),
     ...Object.entries(batch.categoricalFeatures).map(([n, c]): [string, { length: number }] => [
       `feature ${n}`,
-      c,
+      c.codes,
     ]),
-    ...Object.entries(batch.slices).map(([n, c]): [string, { length: number }] => [`slice column ${n}`, c]),
+    ...Object.entries(batch.slices).map(([n, c]): [string, { length: number }] => [
+      `slice column ${n}`,
+      c.codes,
+    ]),
   ];
   for (const [name, column] of columns) {
     if (column !== undefined && column.length !== rows)

@@ -1,3 +1,4 @@
+import { numbersAsText, type TextColumn } from '../../metrics/text-column.js';
 import type { Column, RecordBatch } from './table.js';
 
 /**
@@ -35,8 +36,8 @@ export interface EncodedBatch {
   width: number;
   /** Class index per row, −1 where the label is missing or not a declared class. */
   labels?: Int32Array;
-  sensitive?: string[];
-  slices: Record<string, string[]>;
+  sensitive?: TextColumn;
+  slices: Record<string, TextColumn>;
 }
 
 export function featureSpecs(selection: ColumnSelection): FeatureSpec[] {
@@ -78,15 +79,16 @@ export function encodeBatch(batch: RecordBatch, selection: ColumnSelection, uri:
       offset++;
       continue;
     }
-    const positions = new Map(spec.categories.map((category, i) => [category, i]));
     const text = asText(column);
+    const position = positionsOfCodes(text, spec.categories);
+    const codes = text.codes;
     if (spec.encoding === 'index') {
-      for (let r = 0; r < batch.rows; r++) features[r * width + offset] = positions.get(text[r] ?? '') ?? -1;
+      for (let r = 0; r < batch.rows; r++) features[r * width + offset] = position[codes[r]!]!;
       offset++;
     } else {
       for (let r = 0; r < batch.rows; r++) {
-        const position = positions.get(text[r] ?? '');
-        if (position !== undefined) features[r * width + offset + position] = 1;
+        const p = position[codes[r]!]!;
+        if (p >= 0) features[r * width + offset + p] = 1;
       }
       offset += spec.categories.length;
     }
@@ -95,7 +97,7 @@ export function encodeBatch(batch: RecordBatch, selection: ColumnSelection, uri:
   const encoded: EncodedBatch = { rows: batch.rows, features, width, slices: {} };
   if (selection.label !== undefined) {
     const label = typeof selection.label === 'string' ? { name: selection.label } : selection.label;
-    encoded.labels = encodeLabels(columnOf(batch, label.name, uri), label, uri);
+    encoded.labels = encodeLabels(columnOf(batch, label.name, uri), batch.rows, label, uri);
   }
   if (selection.sensitiveAttribute)
     encoded.sensitive = asText(columnOf(batch, selection.sensitiveAttribute, uri));
@@ -103,12 +105,33 @@ export function encodeBatch(batch: RecordBatch, selection: ColumnSelection, uri:
   return encoded;
 }
 
-function encodeLabels(column: Column, label: LabelSpec, uri: string): Int32Array {
-  const labels = new Int32Array(column.length);
+/**
+ * Each code's position in `names`, −1 for a value not in it. Batches cut from one Arrow record
+ * batch share a value table, so the lookup is kept per table and list of names.
+ */
+const positionsByTable = new WeakMap<string[], WeakMap<string[], Int32Array>>();
+
+function positionsOfCodes(text: TextColumn, names: string[]): Int32Array {
+  let byNames = positionsByTable.get(text.values);
+  if (byNames === undefined) {
+    byNames = new WeakMap();
+    positionsByTable.set(text.values, byNames);
+  }
+  let positions = byNames.get(names);
+  if (positions === undefined) {
+    const position = new Map(names.map((name, i) => [name, i]));
+    positions = Int32Array.from(text.values, (value) => position.get(value) ?? -1);
+    byNames.set(names, positions);
+  }
+  return positions;
+}
+
+function encodeLabels(column: Column, rows: number, label: LabelSpec, uri: string): Int32Array {
+  const labels = new Int32Array(rows);
   if (label.classes) {
-    const positions = new Map(label.classes.map((name, i) => [name, i]));
     const text = asText(column);
-    for (let r = 0; r < labels.length; r++) labels[r] = positions.get(text[r] ?? '') ?? -1;
+    const position = positionsOfCodes(text, label.classes);
+    for (let r = 0; r < rows; r++) labels[r] = position[text.codes[r]!]!;
     return labels;
   }
   if (!(column instanceof Float64Array))
@@ -131,14 +154,12 @@ function columnOf(batch: RecordBatch, name: string, uri: string): Column {
   return column;
 }
 
-function asText(column: Column): string[] {
-  return column instanceof Float64Array
-    ? Array.from(column, (v) => (Number.isNaN(v) ? '' : String(v)))
-    : column;
+export function asText(column: Column): TextColumn {
+  return column instanceof Float64Array ? numbersAsText(column) : column;
 }
 
-function wrongType(uri: string, name: string, expected: string, column: Column): Error {
-  const example = column.find((value) => value !== '' && Number.isNaN(Number(value)));
+function wrongType(uri: string, name: string, expected: string, column: TextColumn): Error {
+  const example = column.values.find((value) => value !== '' && Number.isNaN(Number(value)));
   return new Error(
     `${uri}: column '${name}' expected ${expected}, found text${example ? ` (e.g. '${example}')` : ''}`,
   );

@@ -1,7 +1,8 @@
+import { TextColumnBuilder, type TextColumn } from '../../metrics/text-column.js';
 import type { Source } from '../sources/source.js';
 
-/** A column of a batch: numbers (missing → NaN) or text (missing → ''). */
-export type Column = Float64Array | string[];
+/** A column of a batch: numbers (missing → NaN) or text codes (missing → ''). */
+export type Column = Float64Array | TextColumn;
 
 /** A slice of a table, column by column, as every format reader yields it. */
 export interface RecordBatch {
@@ -32,10 +33,16 @@ export function toColumn(values: unknown[], fromText = false): Column {
   const numbers = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const number = asNumber(values[i], fromText);
-    if (number === undefined) return values.map((value) => (isMissing(value) ? '' : String(value)));
+    if (number === undefined) return asTextColumn(values);
     numbers[i] = number;
   }
   return numbers;
+}
+
+function asTextColumn(values: unknown[]): TextColumn {
+  const builder = new TextColumnBuilder(values.length);
+  for (const value of values) builder.push(isMissing(value) ? '' : String(value));
+  return builder.finish();
 }
 
 /**

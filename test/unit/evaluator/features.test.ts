@@ -8,15 +8,16 @@ import {
   type ColumnSelection,
 } from '../../../src/evaluator/data/features.js';
 import type { RecordBatch } from '../../../src/evaluator/data/table.js';
+import { textColumn, textValues } from '../../../src/metrics/text-column.js';
 
 const batch: RecordBatch = {
   rows: 3,
   columns: {
     mass: Float64Array.from([3750, 4500, NaN]),
-    island: ['Dream', 'Biscoe', 'Atlantis'],
+    island: textColumn(['Dream', 'Biscoe', 'Atlantis']),
     ring: Float64Array.from([2, 1, 7]),
-    species: ['Gentoo', 'Adelie', 'Emperor'],
-    sex: ['MALE', 'FEMALE', ''],
+    species: textColumn(['Gentoo', 'Adelie', 'Emperor']),
+    sex: textColumn(['MALE', 'FEMALE', '']),
   },
 };
 
@@ -37,8 +38,9 @@ test('numeric, one-hot and index features are laid out row by row in declared or
   assert.equal(encoded.width, 4);
   assert.deepEqual(Array.from(encoded.features), [3750, 0, 1, 1, 4500, 1, 0, 0, NaN, 0, 0, -1]);
   assert.deepEqual(Array.from(encoded.labels ?? []), [1, 0, -1]);
-  assert.deepEqual(encoded.sensitive, ['MALE', 'FEMALE', '']);
-  assert.deepEqual(encoded.slices, { island: ['Dream', 'Biscoe', 'Atlantis'] });
+  assert.deepEqual(textValues(encoded.sensitive!), ['MALE', 'FEMALE', '']);
+  assert.deepEqual(Object.keys(encoded.slices), ['island']);
+  assert.deepEqual(textValues(encoded.slices.island!), ['Dream', 'Biscoe', 'Atlantis']);
   assert.deepEqual(selectedColumns(selection), ['mass', 'island', 'ring', 'species', 'sex']);
 });
 

@@ -14,6 +14,7 @@ import { shardRows } from '../../../src/evaluator/shard.js';
 import { gradeEvaluation } from '../../../src/grading/index.js';
 import { decodeShardState, encodeShardState } from '../../../src/evaluator/shard-state.js';
 import type { EvaluationReport } from '../../../src/metrics/index.js';
+import { textColumn, textValues, type TextColumn } from '../../../src/metrics/text-column.js';
 import { loadModel, saveModel } from '../../../src/onnx/model.js';
 import { assertCloseDeep } from '../metrics/close-enough.js';
 import { fixtureEvaluation, fixtureManifest, type ManifestOptions } from './fixture-specs.js';
@@ -43,7 +44,7 @@ describe('sharding', () => {
       rows,
       columns: {
         row: Float64Array.from({ length: rows }, (_, i) => offset + i),
-        text: Array.from({ length: rows }, (_, i) => `r${offset + i}`),
+        text: textColumn(Array.from({ length: rows }, (_, i) => `r${offset + i}`)),
       },
     });
     const batches = [batch(0, 5), batch(5, 3), batch(8, 7)];
@@ -59,7 +60,7 @@ describe('sharding', () => {
           `shard ${index} got rows ${rows.join(',')}`,
         );
         assert.deepEqual(
-          mine.columns.text,
+          textValues(mine.columns.text as TextColumn),
           rows.map((row) => `r${row}`),
         );
         seen.push(...rows);

@@ -3,10 +3,22 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, test } from 'node:test';
 
+import {
+  Dictionary,
+  Float32,
+  Int16,
+  Int32,
+  Int64,
+  Table,
+  tableToIPC,
+  Utf8,
+  vectorFromArray,
+} from 'apache-arrow';
 import fc from 'fast-check';
 
 import { openTable } from '../../../src/evaluator/data/open.js';
 import type { RecordBatch } from '../../../src/evaluator/data/table.js';
+import { isTextColumn, textColumn, textValues, type TextColumn } from '../../../src/metrics/text-column.js';
 import { writeTable, type Columns, type WritableFormat } from '../../../scripts/fixtures/write-table.js';
 import { temporaryDirectory } from '../../support/temporary-directory.js';
 
@@ -32,7 +44,7 @@ function concatenated(batches: RecordBatch[]): Record<string, number[] | string[
   const out: Record<string, (number | string)[]> = {};
   for (const batch of batches) {
     for (const [name, column] of Object.entries(batch.columns)) {
-      (out[name] ??= []).push(...(column instanceof Float64Array ? Array.from(column) : column));
+      (out[name] ??= []).push(...(column instanceof Float64Array ? Array.from(column) : textValues(column)));
     }
   }
   return out as Record<string, number[] | string[]>;
@@ -52,7 +64,7 @@ for (const format of formats) {
       7,
     );
     assert.ok(
-      batches.every((b) => b.columns.beak instanceof Float64Array && Array.isArray(b.columns.species)),
+      batches.every((b) => b.columns.beak instanceof Float64Array && isTextColumn(b.columns.species)),
     );
     assert.deepEqual(concatenated(batches), table);
   });
@@ -112,8 +124,8 @@ test('CSV with Windows line endings and no final newline reads like any other', 
   const [batch] = await readAllBatches(file, 10);
   assert.deepEqual(batch?.columns, {
     mass: Float64Array.from([3750, 4500]),
-    name: ['two\r\nlines', 'plain'],
-    island: ['Dream', 'Biscoe'],
+    name: textColumn(['two\r\nlines', 'plain']),
+    island: textColumn(['Dream', 'Biscoe']),
   });
 });
 
@@ -122,7 +134,7 @@ test('missing values read as NaN in numeric columns and empty text in text colum
   await writeFile(file, '{"a":1,"b":"x"}\n{"a":null,"b":null}\n{"b":"z"}\n');
   const [batch] = await readAllBatches(file, 10);
   assert.deepEqual(batch?.columns.a, Float64Array.from([1, NaN, NaN]));
-  assert.deepEqual(batch?.columns.b, ['x', '', 'z']);
+  assert.deepEqual(batch?.columns.b, textColumn(['x', '', 'z']));
 });
 
 test('CSV missing-value markers are NaN in numeric columns and text in text columns', async () => {
@@ -130,7 +142,7 @@ test('CSV missing-value markers are NaN in numeric columns and text in text colu
   await writeFile(file, 'mass,region\n3750,EU\nNA,NA\n,\nnan,US\n');
   const [batch] = await readAllBatches(file, 10);
   assert.deepEqual(batch?.columns.mass, Float64Array.from([3750, NaN, NaN, NaN]));
-  assert.deepEqual(batch?.columns.region, ['EU', 'NA', '', 'US']);
+  assert.deepEqual(batch?.columns.region, textColumn(['EU', 'NA', '', 'US']));
 });
 
 test('empty files are refused with their URI', async () => {
@@ -169,7 +181,7 @@ test('the 3M-row flights parquet streams row group by row group without reading 
   for await (const batch of openTable(file, { batchSize: 50_000, columns: ['delay', 'origin'] })) {
     assert.ok(batch.rows <= 50_000);
     assert.ok(batch.columns.delay instanceof Float64Array);
-    assert.equal(typeof batch.columns.origin?.[0], 'string');
+    assert.equal(typeof textValues(batch.columns.origin as TextColumn)[0], 'string');
     rows += batch.rows;
     if (++batches === 3) break;
   }
@@ -205,4 +217,34 @@ test('a large JSON array streams element by element', async () => {
     rows += batch.rows;
   }
   assert.equal(rows, 20_000);
+});
+
+test('arrow: dictionary text keeps its codes, typed numbers are copied, nulls are missing in every type', async () => {
+  const file = path.join(dir, 'typed.arrow');
+  const strings = ['EU', null, 'US', 'EU', null, 'NA', 'US'];
+  const table = new Table({
+    region: vectorFromArray(strings, new Dictionary(new Utf8(), new Int32())),
+    city: vectorFromArray(['Oslo', 'Lima', null, 'Oslo', 'Pune', 'Lima', 'Oslo'], new Utf8()),
+    small: vectorFromArray([1, 2, null, 4, 5, 6, 7], new Int16()),
+    big: vectorFromArray([1n, 2n, null, 4n, 5n, 6n, 7n], new Int64()),
+    ratio: vectorFromArray([0.5, null, 1.5, 2, 2.5, 3, 3.5], new Float32()),
+  });
+  await writeFile(file, tableToIPC(table, 'file'));
+  const batches = await readAllBatches(file, 3);
+  assert.deepEqual(
+    batches.map((b) => b.rows),
+    [3, 3, 1],
+  );
+  // Batches cut from one record batch share its value table.
+  assert.equal(
+    (batches[0]!.columns.region as TextColumn).values,
+    (batches[2]!.columns.region as TextColumn).values,
+  );
+  assert.deepEqual(concatenated(batches), {
+    region: strings.map((s) => s ?? ''),
+    city: ['Oslo', 'Lima', '', 'Oslo', 'Pune', 'Lima', 'Oslo'],
+    small: [1, 2, NaN, 4, 5, 6, 7],
+    big: [1, 2, NaN, 4, 5, 6, 7],
+    ratio: [0.5, NaN, 1.5, 2, 2.5, 3, 3.5],
+  });
 });

@@ -7,6 +7,7 @@ import {
   type EvaluationBatch,
   type EvaluationOptions,
 } from '../../../src/metrics/index.js';
+import { textColumn } from '../../../src/metrics/text-column.js';
 import { assertCloseDeep } from './close-enough.js';
 import { sliceBatch, syntheticBatch } from './synthetic-data.js';
 
@@ -110,7 +111,7 @@ test('a full state for 20 features and 3 slice columns stays well under 200 KB o
         column[i] = (f % 2 ? -1 : 1) * amount[(i * (f + 7)) % batch.rows]! * (f + 1);
       numericFeatures[`feature${f}`] = column;
     }
-    const tier = Array.from({ length: batch.rows }, (_, i) => `tier${i % 5}`);
+    const tier = textColumn(Array.from({ length: batch.rows }, (_, i) => `tier${i % 5}`));
     engine.update({ ...batch, numericFeatures, slices: { ...batch.slices, tier } });
   }
   const bytes = JSON.stringify(engine.toJSON()).length;
@@ -139,7 +140,7 @@ test('refuses batches whose columns do not match their row count, naming the col
 test('a high-cardinality slice column is refused instead of growing the state without bound', () => {
   const engine = new EvaluationAccumulator({ maxSliceValues: 5 });
   const batch = syntheticBatch({ dataset: 'current', rows: 10, seed: 1 });
-  const user = Array.from({ length: 10 }, (_, i) => `user${i}`);
+  const user = textColumn(Array.from({ length: 10 }, (_, i) => `user${i}`));
   assert.throws(
     () => engine.update({ ...batch, slices: { user } }),
     /slice column user has more than 5 distinct values/,

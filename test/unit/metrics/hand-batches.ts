@@ -1,4 +1,8 @@
 import type { EvaluationBatch } from '../../../src/metrics/index.js';
+import { textColumn, type TextColumn } from '../../../src/metrics/text-column.js';
+
+const textColumns = (record: Record<string, string[]>): Record<string, TextColumn> =>
+  Object.fromEntries(Object.entries(record).map(([name, values]) => [name, textColumn(values)]));
 
 /** A small batch written out by hand: one score per row unless `width` says otherwise. */
 export function handBatch(spec: {
@@ -19,13 +23,13 @@ export function handBatch(spec: {
     numericFeatures: Object.fromEntries(
       Object.entries(spec.numeric ?? {}).map(([k, v]) => [k, Float64Array.from(v)]),
     ),
-    categoricalFeatures: spec.categorical ?? {},
+    categoricalFeatures: textColumns(spec.categorical ?? {}),
     teacherScores: Float32Array.from(spec.teacher),
     candidateScores: Float32Array.from(spec.candidate),
     outputWidth: width,
-    slices: spec.slices ?? {},
+    slices: textColumns(spec.slices ?? {}),
   };
   if (spec.labels) batch.labels = Float64Array.from(spec.labels);
-  if (spec.sensitive) batch.sensitive = spec.sensitive;
+  if (spec.sensitive) batch.sensitive = textColumn(spec.sensitive);
   return batch;
 }

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 import { EvaluationAccumulator, type EvaluationBatch } from '../../../src/metrics/index.js';
 import { normalQuantile, wilson } from '../../../src/metrics/intervals.js';
+import { textValues } from '../../../src/metrics/text-column.js';
 import { gaussian, seededRandom, syntheticBatch } from './synthetic-data.js';
 
 /**
@@ -123,12 +124,12 @@ test('metric engine agrees with numpy/scipy on PSI, KS, quantiles, demographic p
     numericDrift,
     categoricalDrift: {
       merchant: {
-        reference: reference.categoricalFeatures.merchant,
-        current: current.categoricalFeatures.merchant,
+        reference: textValues(reference.categoricalFeatures.merchant!),
+        current: textValues(current.categoricalFeatures.merchant!),
       },
     },
     latency,
-    fairness: { candidateScores: [...current.candidateScores], groups: current.sensitive },
+    fairness: { candidateScores: [...current.candidateScores], groups: textValues(current.sensitive!) },
     accuracy: {
       teacherScores: [...current.teacherScores],
       candidateScores: [...current.candidateScores],

@@ -1,4 +1,5 @@
 import type { EvaluationBatch } from '../../../src/metrics/index.js';
+import { textColumn, type TextColumn } from '../../../src/metrics/text-column.js';
 import { gaussian, seededRandom } from '../../../scripts/fixtures/random.js';
 
 export { gaussian, seededRandom };
@@ -55,12 +56,12 @@ export function syntheticBatch(options: SyntheticOptions): EvaluationBatch {
     dataset: options.dataset,
     rows,
     numericFeatures: { amount, hour },
-    categoricalFeatures: { merchant },
+    categoricalFeatures: { merchant: textColumn(merchant) },
     teacherScores: teacher,
     candidateScores: candidate,
     outputWidth: width,
-    sensitive,
-    slices: { region, device },
+    sensitive: textColumn(sensitive),
+    slices: { region: textColumn(region), device: textColumn(device) },
   };
   if (options.labels) batch.labels = labels;
   return batch;
@@ -69,20 +70,23 @@ export function syntheticBatch(options: SyntheticOptions): EvaluationBatch {
 /** Rows [start, end) of a batch, as a shard of it would see them. */
 export function sliceBatch(batch: EvaluationBatch, start: number, end: number): EvaluationBatch {
   const pick = <T extends { slice(a: number, b: number): T }>(column: T) => column.slice(start, end);
+  const pickText = (column: TextColumn): TextColumn => ({ codes: pick(column.codes), values: column.values });
   const mapValues = <T extends { slice(a: number, b: number): T }>(record: Record<string, T>) =>
     Object.fromEntries(Object.entries(record).map(([k, v]) => [k, pick(v)]));
+  const mapTexts = (record: Record<string, TextColumn>) =>
+    Object.fromEntries(Object.entries(record).map(([k, v]) => [k, pickText(v)]));
   const w = batch.outputWidth;
   const part: EvaluationBatch = {
     dataset: batch.dataset,
     rows: end - start,
     numericFeatures: mapValues(batch.numericFeatures),
-    categoricalFeatures: mapValues(batch.categoricalFeatures),
+    categoricalFeatures: mapTexts(batch.categoricalFeatures),
     teacherScores: batch.teacherScores.slice(start * w, end * w),
     candidateScores: batch.candidateScores.slice(start * w, end * w),
     outputWidth: w,
-    slices: mapValues(batch.slices),
+    slices: mapTexts(batch.slices),
   };
   if (batch.labels) part.labels = pick(batch.labels);
-  if (batch.sensitive) part.sensitive = pick(batch.sensitive);
+  if (batch.sensitive) part.sensitive = pickText(batch.sensitive);
   return part;
 }
