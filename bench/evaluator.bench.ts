@@ -5,7 +5,7 @@
  * size, same two models, no metrics), the overhead the pipeline adds, and peak RSS of each.
  *
  *   node --import tsx --expose-gc bench/evaluator.bench.ts [--rows 1000000] [--batch-size 1024] [--repeats 3]
- *     [--hidden 256,256] [--threads 1]
+ *     [--rounds 6] [--hidden 256,256] [--threads 1] [--keep-data | --data DIR]
  *
  * Data: the first `--rows` flights of node_modules/vega-datasets/data/flights-3m.parquet, turned
  * into the flights fixture's columns (hour, distance, origin, destination, delayed, time_of_day)
@@ -16,7 +16,11 @@
  * its 70%-pruned copy, the same inputs and metadata, to see the overhead beside a heavier model.
  * Slice and sensitive attribute: time_of_day (origin has too many values to slice).
  *
- * Each measurement runs in a fresh process, alternating bare and pipeline, so peak RSS is its own.
+ * First each measurement runs in a fresh process, alternating bare and pipeline, so peak RSS and
+ * cold-start speed are its own. Then both loops run in one process, interleaved for `--rounds`
+ * rounds: on a shared machine the neighbours change its speed over seconds (runs of the same loop
+ * here differ by up to 40 %), and pairs of back-to-back runs share them, so the median of the
+ * per-round ratios is the overhead figure. `--data DIR` reuses what `--keep-data` kept.
  * The pipeline's rate is over its streaming pass (models loaded, latency/throughput/power not yet
  * measured); those measurements are a fixed cost, reported separately.
  */
@@ -242,12 +246,53 @@ async function pipeline(dir: string, batchSize: number): Promise<Measurement> {
   };
 }
 
+/**
+ * Both loops in one process, alternating which goes first, round after round: neighbours on a
+ * shared machine change its speed over seconds, and this way each pair of runs shares them.
+ * Round 0 warms the JIT and is left out of the summary.
+ */
+async function interleaved(dir: string, batchSize: number, rounds: number): Promise<void> {
+  for (let round = 0; round <= rounds; round++) {
+    const order = round % 2 === 0 ? (['bare', 'pipeline'] as const) : (['pipeline', 'bare'] as const);
+    const measured: Partial<Record<Measurement['mode'], Measurement>> = {};
+    for (const which of order)
+      measured[which] = which === 'bare' ? await bare(dir, batchSize) : await pipeline(dir, batchSize);
+    console.log(JSON.stringify({ round, bare: measured.bare, pipeline: measured.pipeline }));
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+const percent = (ratio: number) => `${((ratio - 1) * 100).toFixed(1)}%`;
+
+function runChild(args: string[], threads: number): string[] {
+  const child = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--expose-gc', fileURLToPath(import.meta.url), '--child', ...args],
+    {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+      env: { ...process.env, PRUNEGUARD_INTRA_OP_THREADS: String(threads) },
+    },
+  );
+  if (child.status !== 0) throw new Error(`${args[0]} run failed:\n${child.stderr}`);
+  return child.stdout.trim().split('\n');
+}
+
 const mode = process.argv[2];
 if (mode === '--child') {
-  const [, , , which, dir, batchSize] = process.argv;
-  const measured =
-    which === 'bare' ? await bare(dir!, Number(batchSize)) : await pipeline(dir!, Number(batchSize));
-  console.log(JSON.stringify(measured));
+  const [, , , which, dir, batchSize, rounds] = process.argv;
+  if (which === 'interleaved') await interleaved(dir!, Number(batchSize), Number(rounds));
+  else {
+    const measured =
+      which === 'bare' ? await bare(dir!, Number(batchSize)) : await pipeline(dir!, Number(batchSize));
+    console.log(JSON.stringify(measured));
+  }
 } else {
   const rows = argument('rows', 1_000_000);
   const batchSize = argument('batch-size', 1024);
@@ -257,39 +302,24 @@ if (mode === '--child') {
   const threads = argument('threads', 1);
   const hiddenAt = process.argv.indexOf('--hidden');
   const hidden = hiddenAt >= 0 ? process.argv[hiddenAt + 1]!.split(',').map(Number) : [];
-  const dir = mkdtempSync(path.join(tmpdir(), 'pruneguard-evaluator-bench-'));
-  const keep = process.argv.includes('--keep-data');
+  const rounds = argument('rounds', 6);
+  const dataAt = process.argv.indexOf('--data');
+  const reused = dataAt >= 0 ? process.argv[dataAt + 1]! : undefined;
+  const dir = reused ?? mkdtempSync(path.join(tmpdir(), 'pruneguard-evaluator-bench-'));
+  const keep = reused !== undefined || process.argv.includes('--keep-data');
   try {
     const prepStarted = Date.now();
-    await prepare(dir, rows);
-    await prepareModels(dir, hidden);
+    if (!reused) {
+      await prepare(dir, rows);
+      await prepareModels(dir, hidden);
+    }
     console.log(
       `data: first ${rows.toLocaleString('en')} flights of flights-3m.parquet → ${(rows / 2).toLocaleString('en')} reference + ${(rows / 2).toLocaleString('en')} current rows (Arrow, prepared in ${((Date.now() - prepStarted) / 1000).toFixed(1)} s); models: ${hidden.length > 0 ? `random 32 → ${hidden.join(' → ')} → 2 MLP + its 70%-pruned copy` : 'flights fixture teacher + pruned-70'}; batch size ${batchSize}; onnxruntime threads per model: ${threads > 0 ? threads : 'default'}`,
     );
     const runs: Measurement[] = [];
     for (let i = 0; i < repeats; i++) {
       for (const which of ['bare', 'pipeline'] as const) {
-        const child = spawnSync(
-          process.execPath,
-          [
-            '--import',
-            'tsx',
-            '--expose-gc',
-            fileURLToPath(import.meta.url),
-            '--child',
-            which,
-            dir,
-            String(batchSize),
-          ],
-          {
-            cwd: repoRoot,
-            encoding: 'utf8',
-            maxBuffer: 1 << 24,
-            env: { ...process.env, PRUNEGUARD_INTRA_OP_THREADS: String(threads) },
-          },
-        );
-        if (child.status !== 0) throw new Error(`${which} run failed:\n${child.stderr}`);
-        const measured = JSON.parse(child.stdout.trim().split('\n').pop()!) as Measurement;
+        const measured = JSON.parse(runChild([which, dir, String(batchSize)], threads).pop()!) as Measurement;
         runs.push(measured);
         console.log(
           `  ${which.padEnd(8)} ${(measured.rows / measured.seconds).toFixed(0).padStart(9)} rows/s  (${measured.rows.toLocaleString('en')} rows in ${measured.seconds.toFixed(2)} s, ${measured.cpuSeconds.toFixed(2)} CPU-s)  peak RSS ${measured.peakRssMiB.toFixed(0)} MiB` +
@@ -308,10 +338,21 @@ if (mode === '--child') {
     const bareRate = best('bare');
     const pipelineRate = best('pipeline');
     console.log(
-      `best of ${repeats}: bare ${bareRate.toFixed(0)} rows/s, pipeline ${pipelineRate.toFixed(0)} rows/s; ` +
-        `pipeline time / bare time = ${(bareRate / pipelineRate).toFixed(3)} (overhead ${((bareRate / pipelineRate - 1) * 100).toFixed(1)}%, target < 10%); ` +
-        `CPU time per row: bare ${(leastCpu('bare') * 1e6).toFixed(2)} µs, pipeline ${(leastCpu('pipeline') * 1e6).toFixed(2)} µs (overhead ${((leastCpu('pipeline') / leastCpu('bare') - 1) * 100).toFixed(1)}%); ` +
+      `fresh processes, best of ${repeats}: bare ${bareRate.toFixed(0)} rows/s, pipeline ${pipelineRate.toFixed(0)} rows/s ` +
+        `(pipeline time / bare time ${(bareRate / pipelineRate).toFixed(3)}); ` +
+        `CPU time per row: bare ${(leastCpu('bare') * 1e6).toFixed(2)} µs, pipeline ${(leastCpu('pipeline') * 1e6).toFixed(2)} µs; ` +
         `peak RSS bare ${peak('bare').toFixed(0)} MiB, pipeline ${peak('pipeline').toFixed(0)} MiB`,
+    );
+    const pairs = runChild(['interleaved', dir, String(batchSize), String(rounds)], threads)
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { round: number; bare: Measurement; pipeline: Measurement })
+      .filter((pair) => pair.round > 0);
+    const wall = pairs.map((pair) => pair.pipeline.seconds / pair.bare.seconds);
+    const cpu = pairs.map((pair) => pair.pipeline.cpuSeconds / pair.bare.cpuSeconds);
+    console.log(
+      `interleaved in one process, ${pairs.length} rounds after a warm-up: pipeline time / bare time ${wall.map((r) => r.toFixed(2)).join(' ')}; ` +
+        `median overhead ${percent(median(wall))} wall (target < 10%), ${percent(median(cpu))} CPU time; ` +
+        `median rows/s bare ${median(pairs.map((p) => p.bare.rows / p.bare.seconds)).toFixed(0)}, pipeline ${median(pairs.map((p) => p.pipeline.rows / p.pipeline.seconds)).toFixed(0)}`,
     );
   } finally {
     if (keep) console.log(`data kept in ${dir}`);

@@ -16,8 +16,8 @@ import { EvaluationAccumulator, type EvaluationState } from '../metrics/evaluati
 import type { EvaluationOptions } from '../metrics/options.js';
 import { BatchPacker, BatchUnpacker, type Pack } from './batch-packing.js';
 
-const packRows = 16_384;
-const maxInFlight = 4;
+const packRows = 65_536;
+const maxInFlight = 2;
 
 type ToWorker = { kind: 'pack'; pack: Pack } | { kind: 'finish' };
 type FromWorker =
@@ -35,7 +35,9 @@ export class MetricThread {
   private readonly worker: Worker;
   private inFlight = 0;
   private failure: Error | undefined;
-  private wakeSender: (() => void) | undefined;
+  private closed = false;
+  /** Callers of update() waiting for a pack to be applied. */
+  private readonly waiting: (() => void)[] = [];
   private finished: { resolve: (state: EvaluationState) => void; reject: (error: Error) => void } | undefined;
   private readonly packer = new BatchPacker();
   private readonly spareBuffers: ArrayBuffer[] = [];
@@ -50,8 +52,7 @@ export class MetricThread {
     this.worker.on('message', (message: FromWorker) => this.received(message));
     this.worker.on('error', (error) => this.fail(error));
     this.worker.on('exit', (code) => {
-      if (this.finished || this.inFlight > 0)
-        this.fail(new Error(`the metric thread exited with code ${code} before it finished`));
+      if (!this.closed) this.fail(new Error(`the metric thread exited with code ${code} before it finished`));
     });
   }
 
@@ -90,7 +91,7 @@ export class MetricThread {
 
   private async post(): Promise<void> {
     while (this.inFlight >= maxInFlight && !this.failure)
-      await new Promise<void>((resolve) => (this.wakeSender = resolve));
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
     if (this.failure) throw this.failure;
     const { pack, transfer } = this.packer.pack(this.pending, this.spareBuffers.pop());
     this.pending = [];
@@ -100,8 +101,8 @@ export class MetricThread {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.finished = undefined;
-    this.inFlight = 0;
     await this.worker.terminate();
   }
 
@@ -137,9 +138,7 @@ export class MetricThread {
   }
 
   private wake(): void {
-    const wake = this.wakeSender;
-    this.wakeSender = undefined;
-    wake?.();
+    for (const wake of this.waiting.splice(0)) wake();
   }
 }
 

@@ -100,3 +100,20 @@ test("the engine's error reaches the caller with its message, and the thread can
     await thread.close();
   }
 });
+
+test('a metric thread that exits early fails the caller instead of leaving it waiting', async () => {
+  const thread = await MetricThread.start({});
+  try {
+    await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await assert.rejects(
+      (async () => {
+        for (let i = 0; i < 8; i++)
+          await thread.update(syntheticBatch({ dataset: 'current', rows: 20_000, seed: i }));
+        await thread.finish();
+      })(),
+      /the metric thread exited with code 1 before it finished/,
+    );
+  } finally {
+    await thread.close();
+  }
+});
