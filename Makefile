@@ -45,8 +45,8 @@ test-integration: deps controlplane helm
 
 bench: deps ## benchmarks: numbers and ratios
 	$(NODE_TS) --expose-gc bench/metrics.bench.ts
-	$(NODE_TS) --expose-gc bench/evaluator.bench.ts --rows 400000
-	$(NODE_TS) --expose-gc bench/evaluator.bench.ts --rows 400000 --hidden 256,256
+	$(NODE_TS) --expose-gc bench/evaluator.bench.ts --rows 1000000
+	$(NODE_TS) --expose-gc bench/evaluator.bench.ts --rows 1000000 --hidden 256,256
 
 crds: node_modules/.installed ## regenerate crds/ from src/api (never edit crds/*.yaml)
 	$(NODE_TS) scripts/generate-crds.ts

@@ -351,7 +351,7 @@ if (mode === '--child') {
     const cpu = pairs.map((pair) => pair.pipeline.cpuSeconds / pair.bare.cpuSeconds);
     console.log(
       `interleaved in one process, ${pairs.length} rounds after a warm-up: pipeline time / bare time ${wall.map((r) => r.toFixed(2)).join(' ')}; ` +
-        `median overhead ${percent(median(wall))} wall (target < 10%), ${percent(median(cpu))} CPU time; ` +
+        `median overhead ${percent(median(wall))} wall (target < 10%: ${median(wall) < 1.1 ? 'met' : 'missed'}), ${percent(median(cpu))} CPU time; ` +
         `median rows/s bare ${median(pairs.map((p) => p.bare.rows / p.bare.seconds)).toFixed(0)}, pipeline ${median(pairs.map((p) => p.pipeline.rows / p.pipeline.seconds)).toFixed(0)}`,
     );
   } finally {
