@@ -109,3 +109,33 @@ test('packed bucket counts survive counts beyond 32 bits', () => {
     ),
   );
 });
+
+test('addAll and add put every value in the bucket keyOf names, repeated values included', () => {
+  const repeated = fc.array(
+    fc.oneof(fc.constantFrom(1, 2, 15, 1500, 13.25, -7), fc.double({ min: -1e9, max: 1e9, noNaN: true })),
+    {
+      minLength: 1,
+      maxLength: 500,
+    },
+  );
+  fc.assert(
+    fc.property(repeated, repeated, (first, second) => {
+      const sketch = new QuantileSketch(0.02);
+      sketch.addAll(first);
+      for (const value of second) sketch.add(value);
+      const expected = new Map<string, number>();
+      for (const value of [...first, ...second]) {
+        const side = value > 1e-9 ? 'positive' : value < -1e-9 ? 'negative' : 'zero';
+        const name = side === 'zero' ? 'zero' : `${side} ${sketch.keyOf(value)}`;
+        expected.set(name, (expected.get(name) ?? 0) + 1);
+      }
+      const state = sketch.toJSON();
+      const actual = new Map<string, number>();
+      for (const side of ['positive', 'negative'] as const)
+        for (const { key, count } of decodeKeyedCounts(state[side].firstKey, state[side].packed, side))
+          actual.set(`${side} ${key}`, count);
+      if (state.zero > 0) actual.set('zero', state.zero);
+      assert.deepEqual(new Map([...actual].sort()), new Map([...expected].sort()));
+    }),
+  );
+});
