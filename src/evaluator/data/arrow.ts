@@ -15,7 +15,8 @@ import { toColumn } from './table.js';
  * Arrow IPC (file or stream format), record batch by record batch as the bytes arrive; a large
  * record batch is cut into `batchSize` slices. Memory is bounded by the writer's record batch size.
  * Dictionary-encoded text keeps its codes (each dictionary entry is decoded once per record
- * batch), and 8–32-bit integers and 32/64-bit floats are copied as arrays, not read cell by cell.
+ * batch; a dictionary of numbers reads as numbers), and 8–32-bit integers and 32/64-bit floats are
+ * copied as arrays, not read cell by cell.
  */
 export const arrow: TableFormat = {
   extensions: ['.arrow', '.feather', '.ipc', '.arrows'],
@@ -53,7 +54,7 @@ export const arrow: TableFormat = {
 
 function columnOf(vector: Vector): Column {
   const type = vector.type as DataType;
-  if (DataType.isDictionary(type)) return dictionaryText(vector);
+  if (DataType.isDictionary(type) && isText(type.dictionary)) return dictionaryText(vector);
   if (
     (DataType.isFloat(type) && type.precision !== Precision.HALF) ||
     (DataType.isInt(type) && type.bitWidth <= 32)
@@ -62,6 +63,10 @@ function columnOf(vector: Vector): Column {
   const values = new Array<unknown>(vector.length);
   for (let i = 0; i < vector.length; i++) values[i] = vector.get(i);
   return toColumn(values);
+}
+
+function isText(type: DataType): boolean {
+  return DataType.isUtf8(type) || DataType.isLargeUtf8(type) || DataType.isUtf8View(type);
 }
 
 function numbers(vector: Vector): Float64Array {

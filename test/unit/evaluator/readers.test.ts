@@ -219,7 +219,7 @@ test('a large JSON array streams element by element', async () => {
   assert.equal(rows, 20_000);
 });
 
-test('arrow: dictionary text keeps its codes, typed numbers are copied, nulls are missing in every type', async () => {
+test('arrow: dictionary text keeps its codes, a dictionary of numbers reads as numbers, nulls are missing in every type', async () => {
   const file = path.join(dir, 'typed.arrow');
   const strings = ['EU', null, 'US', 'EU', null, 'NA', 'US'];
   const table = new Table({
@@ -228,6 +228,7 @@ test('arrow: dictionary text keeps its codes, typed numbers are copied, nulls ar
     small: vectorFromArray([1, 2, null, 4, 5, 6, 7], new Int16()),
     big: vectorFromArray([1n, 2n, null, 4n, 5n, 6n, 7n], new Int64()),
     ratio: vectorFromArray([0.5, null, 1.5, 2, 2.5, 3, 3.5], new Float32()),
+    grade: vectorFromArray([3, 1, 3, null, 2, 1, 3], new Dictionary(new Int16(), new Int32())),
   });
   await writeFile(file, tableToIPC(table, 'file'));
   const batches = await readAllBatches(file, 3);
@@ -246,5 +247,6 @@ test('arrow: dictionary text keeps its codes, typed numbers are copied, nulls ar
     small: [1, 2, NaN, 4, 5, 6, 7],
     big: [1, 2, NaN, 4, 5, 6, 7],
     ratio: [0.5, NaN, 1.5, 2, 2.5, 3, 3.5],
+    grade: [3, 1, 3, NaN, 2, 1, 3],
   });
 });
