@@ -14,10 +14,6 @@ export interface TextColumn {
   values: string[];
 }
 
-export function isTextColumn(column: unknown): column is TextColumn {
-  return typeof column === 'object' && column !== null && (column as TextColumn).codes instanceof Int32Array;
-}
-
 /** Builds a text column row by row; each distinct value gets the next code. */
 export class TextColumnBuilder {
   private readonly codes: Int32Array;
