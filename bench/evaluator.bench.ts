@@ -34,11 +34,11 @@ import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import ort from 'onnxruntime-node';
 
 import { parsePrunedModelEvaluation, type PrunedModelEvaluationSpec } from '../src/api/v1alpha1/index.js';
-import { encodeBatch, openTable, selectedColumns } from '../src/evaluator/data/index.js';
+import { encodeBatch, encodedFeatureNames, openTable, selectedColumns } from '../src/evaluator/data/index.js';
 import { resolveEncoding } from '../src/evaluator/encoding.js';
 import { quickBudget } from '../src/evaluator/measurements.js';
 import { openModel } from '../src/evaluator/models.js';
-import { evaluateShard } from '../src/evaluator/pipeline.js';
+import { evaluateShard, rowsPerRead } from '../src/evaluator/pipeline.js';
 import { textValues, type TextColumn } from '../src/metrics/text-column.js';
 import { readAll, openSource } from '../src/evaluator/sources/index.js';
 import { loadModel, saveModel } from '../src/onnx/model.js';
@@ -168,7 +168,7 @@ interface Measurement {
   peakRssMiB: number;
 }
 
-/** Same reader, same encoding, same batch size, both models per batch; nothing else. */
+/** Same reader and read size, same encoding, same inference batch size, both models per batch; nothing else. */
 async function bare(dir: string, batchSize: number): Promise<Measurement> {
   const evaluation = spec(dir, batchSize);
   const teacher = await openModel(evaluation.teacher.uri, 'teacher');
@@ -189,10 +189,15 @@ async function bare(dir: string, batchSize: number): Promise<Measurement> {
   const started = process.hrtime.bigint();
   for (const dataset of ['reference', 'current'] as const) {
     const uri = evaluation.data[dataset].uri;
-    for await (const batch of openTable(uri, { batchSize, columns: selectedColumns(selection) })) {
+    const readSize = rowsPerRead(batchSize, encodedFeatureNames(selection).length);
+    for await (const batch of openTable(uri, { batchSize: readSize, columns: selectedColumns(selection) })) {
       const encoded = encodeBatch(batch, selection, uri);
-      const input = new ort.Tensor('float32', encoded.features, [encoded.rows, encoded.width]);
-      await Promise.all(sessions.map((session) => session.run({ features: input })));
+      for (let start = 0; start < encoded.rows; start += batchSize) {
+        const n = Math.min(batchSize, encoded.rows - start);
+        const features = encoded.features.subarray(start * encoded.width, (start + n) * encoded.width);
+        const input = new ort.Tensor('float32', features, [n, encoded.width]);
+        await Promise.all(sessions.map((session) => session.run({ features: input })));
+      }
       rows += encoded.rows;
     }
   }

@@ -49,6 +49,17 @@ export interface ShardResult {
 /** Rows kept for latency and throughput requests: enough variety, bounded memory. */
 const measurementRows = 1024;
 
+/**
+ * Rows read, encoded and handed to the metrics at a time. Inference runs runtime.batchSize rows
+ * per call whatever this is, but the reader's, the encoder's and the metric engine's costs per
+ * batch are paid once per read: up to 64k rows, as long as their encoded features stay within
+ * 8 MiB (a model with wide inputs reads fewer), and never fewer than runtime.batchSize.
+ */
+export function rowsPerRead(batchSize: number, width: number): number {
+  const withinBudget = Math.floor((8 << 20) / (4 * Math.max(width, 1)));
+  return Math.max(batchSize, Math.min(65_536, withinBudget));
+}
+
 export async function evaluateShard(
   spec: PrunedModelEvaluationSpec,
   options: ShardOptions,
@@ -158,8 +169,8 @@ function checkEncodedWidth(teacher: LoadedModel, candidate: LoadedModel, encodin
 }
 
 /**
- * The shard's rows of one dataset in batches of about runtime.batchSize: the file is read in
- * batches `count` times larger, so each shard's share is one inference batch.
+ * The shard's rows of one dataset in batches of about rowsPerRead: the file is read in batches
+ * `count` times larger, so each shard's share is about that many rows.
  */
 async function* shardBatches(
   spec: PrunedModelEvaluationSpec,
@@ -170,7 +181,7 @@ async function* shardBatches(
   let offset = 0;
   const uri = spec.data[dataset].uri;
   for await (const batch of openTable(uri, {
-    batchSize: spec.runtime.batchSize * shard.count,
+    batchSize: rowsPerRead(spec.runtime.batchSize, inputWidth(encoding)) * shard.count,
     columns: selectedColumns(encoding.selection),
     ...formatOption(spec.data.format),
   })) {

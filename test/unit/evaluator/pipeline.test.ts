@@ -9,7 +9,7 @@ import { shardFailurePatch, shardStatusPatch } from '../../../src/evaluator/shar
 import { gradeRun } from '../../../src/controller/grade-run.js';
 import type { RecordBatch } from '../../../src/evaluator/data/index.js';
 import { quickBudget, runtimeMemoryFloorBytes } from '../../../src/evaluator/measurements.js';
-import { evaluateShard, type ShardResult } from '../../../src/evaluator/pipeline.js';
+import { evaluateShard, rowsPerRead, type ShardResult } from '../../../src/evaluator/pipeline.js';
 import { shardRows } from '../../../src/evaluator/shard.js';
 import { gradeEvaluation } from '../../../src/grading/index.js';
 import { decodeShardState, encodeShardState } from '../../../src/evaluator/shard-state.js';
@@ -37,6 +37,13 @@ function rowResults(report: EvaluationReport) {
     slices: report.slices.map((slice) => ({ ...slice, metrics: slice.metrics.filter(dataMetric) })),
   };
 }
+
+test('rows per read: up to 64k, within 8 MiB of encoded features, never below the inference batch', () => {
+  assert.equal(rowsPerRead(256, 32), 65_536);
+  assert.equal(rowsPerRead(256, 1000), 2097);
+  assert.equal(rowsPerRead(256, 3 * 224 * 224), 256);
+  assert.equal(rowsPerRead(100_000, 32), 100_000);
+});
 
 describe('sharding', () => {
   test('shard i takes the rows whose global index ≡ i (mod n), across batch boundaries', () => {
