@@ -5,7 +5,7 @@
  * size, same two models, no metrics), the overhead the pipeline adds, and peak RSS of each.
  *
  *   node --import tsx --expose-gc bench/evaluator.bench.ts [--rows 1000000] [--batch-size 1024] [--repeats 3]
- *     [--rounds 6] [--hidden 256,256] [--threads 1] [--keep-data | --data DIR]
+ *     [--rounds 10] [--hidden 256,256] [--threads 1] [--keep-data | --data DIR]
  *
  * Data: the first `--rows` flights of node_modules/vega-datasets/data/flights-3m.parquet, turned
  * into the flights fixture's columns (hour, distance, origin, destination, delayed, time_of_day)
@@ -307,7 +307,7 @@ if (mode === '--child') {
   const threads = argument('threads', 1);
   const hiddenAt = process.argv.indexOf('--hidden');
   const hidden = hiddenAt >= 0 ? process.argv[hiddenAt + 1]!.split(',').map(Number) : [];
-  const rounds = argument('rounds', 6);
+  const rounds = argument('rounds', 10);
   const dataAt = process.argv.indexOf('--data');
   const reused = dataAt >= 0 ? process.argv[dataAt + 1]! : undefined;
   const dir = reused ?? mkdtempSync(path.join(tmpdir(), 'pruneguard-evaluator-bench-'));
