@@ -86,6 +86,13 @@ const terminal = new Set(['Succeeded', 'Failed']);
  */
 export class EvaluationReconciler {
   private readonly rbacReady = new Set<string>();
+  /**
+   * The status this reconcile wrote, per evaluation key (the work queue never reconciles one key
+   * twice at once). The series are exported from it as soon as it is written, and again at the end
+   * of the reconcile instead of the cache's copy, which is still the old one: a scrape must not lag
+   * a reconcile behind what the status says.
+   */
+  private readonly statusWritten = new Map<string, PrunedModelEvaluationStatus>();
 
   constructor(
     private readonly clients: Clients,
@@ -105,6 +112,7 @@ export class EvaluationReconciler {
       return {};
     }
     const log = this.log.child({ namespace, name });
+    this.statusWritten.delete(key);
     if (evaluation.metadata.deletionTimestamp) return this.finalize(evaluation, log);
     if (!evaluation.metadata.finalizers?.includes(finalizer)) {
       await this.patchEvaluation(evaluation, {
@@ -121,7 +129,9 @@ export class EvaluationReconciler {
       result = await this.startRunIfDue(evaluation, runs, log);
     }
     await this.collectGarbage(evaluation, runs);
-    if (evaluation.status) this.metrics.observe(namespace, name, evaluation.status);
+    const status = this.statusWritten.get(key) ?? evaluation.status;
+    this.statusWritten.delete(key);
+    if (status) this.metrics.observe(namespace, name, status);
     return result;
   }
 
@@ -614,10 +624,14 @@ export class EvaluationReconciler {
     evaluation: PrunedModelEvaluation,
     status: Partial<PrunedModelEvaluationStatus>,
   ): Promise<void> {
-    await this.clients.objects.patchNamespacedCustomObjectStatus(
+    const patched = (await this.clients.objects.patchNamespacedCustomObjectStatus(
       { ...evaluationParams(evaluation), body: { status } },
       mergePatch,
-    );
+    )) as PrunedModelEvaluation;
+    if (!patched?.status) return;
+    const { namespace, name } = evaluation.metadata as { namespace: string; name: string };
+    this.statusWritten.set(`${namespace}/${name}`, patched.status);
+    this.metrics.observe(namespace, name, patched.status);
   }
 
   private async patchRunStatus(run: EvaluationRun, status: Record<string, unknown>): Promise<void> {

@@ -165,6 +165,8 @@ describe('a graded evaluation', () => {
       120_000,
       500,
     );
+    // Scraped right away: the series must follow the status the operator wrote, not the next reconcile.
+    const metrics = await (await fetch(`http://127.0.0.1:${operator.port}/metrics`)).text();
     assert.equal(critical.status?.verdict, 'Critical', critical.status?.explanation);
     assert.match(critical.status?.explanation ?? '', /accuracyDrop/);
     assert.deepEqual(
@@ -188,7 +190,6 @@ describe('a graded evaluation', () => {
       'a retraining Job was created from the template',
     );
 
-    const metrics = await (await fetch(`http://127.0.0.1:${operator.port}/metrics`)).text();
     assert.match(
       metrics,
       new RegExp(
