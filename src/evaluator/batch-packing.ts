@@ -50,6 +50,25 @@ function typeOf(array: NumberArray): PackedArray['type'] {
   return array instanceof Float64Array ? 'float64' : array instanceof Float32Array ? 'float32' : 'int32';
 }
 
+/** Bytes a batch takes in a pack: what the sender holds until the pack is posted. */
+export function packedBytes(batch: EvaluationBatch): number {
+  const arrays: NumberArray[] = [
+    ...Object.values(batch.numericFeatures),
+    ...Object.values(batch.categoricalFeatures).map((column) => column.codes),
+    ...Object.values(batch.slices).map((column) => column.codes),
+    batch.teacherScores,
+    batch.candidateScores,
+    ...(batch.labels ? [batch.labels] : []),
+    ...(batch.sensitive ? [batch.sensitive.codes] : []),
+  ];
+  return arrays.reduce((sum, array) => sum + aligned(array.byteLength), 0);
+}
+
+/** Every view starts 8-byte aligned. */
+function aligned(bytes: number): number {
+  return Math.ceil(bytes / 8) * 8;
+}
+
 /** The sending side: remembers the value table last sent for each text column. */
 export class BatchPacker {
   private readonly sentTables = new Map<string, string[]>();
@@ -61,7 +80,7 @@ export class BatchPacker {
     const place = (array: NumberArray): PackedArray => {
       const at: PackedArray = { type: typeOf(array), byteOffset: bytes, length: array.length };
       arrays.push({ array, at });
-      bytes += Math.ceil(array.byteLength / 8) * 8; // every view stays 8-byte aligned
+      bytes += aligned(array.byteLength);
       return at;
     };
     const text = (key: string, column: TextColumn): PackedText => {

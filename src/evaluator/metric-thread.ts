@@ -5,18 +5,20 @@
  * accumulator with the batch before. On a machine with a spare core the metrics cost no wall
  * time; on one core they cost what they would inline (see docs/evaluator.md, `make bench`).
  *
- * The worker runs this same file. Batches travel in packs of about `packRows` rows
- * (batch-packing.ts) and are applied in order, so the result equals an inline pass exactly. At
- * most `maxInFlight` packs wait, which bounds memory.
+ * The worker runs this same file. Batches travel in packs of about `packRows` rows or `packBytes`
+ * bytes (batch-packing.ts) and are applied in order, so the result equals an inline pass exactly.
+ * At most `maxInFlight` packs wait, which bounds memory.
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
 import type { EvaluationBatch } from '../metrics/batch.js';
 import { EvaluationAccumulator, type EvaluationState } from '../metrics/evaluation.js';
 import type { EvaluationOptions } from '../metrics/options.js';
-import { BatchPacker, BatchUnpacker, type Pack } from './batch-packing.js';
+import { BatchPacker, BatchUnpacker, packedBytes, type Pack } from './batch-packing.js';
 
+/** A pack is posted once this many rows or bytes wait, whichever comes first. */
 const packRows = 65_536;
+const packBytes = 8 << 20;
 const maxInFlight = 2;
 
 type ToWorker = { kind: 'pack'; pack: Pack } | { kind: 'finish' };
@@ -43,6 +45,7 @@ export class MetricThread {
   private readonly spareBuffers: ArrayBuffer[] = [];
   private pending: EvaluationBatch[] = [];
   private pendingRows = 0;
+  private pendingBytes = 0;
 
   private ready: (() => void) | undefined;
 
@@ -75,7 +78,8 @@ export class MetricThread {
     if (this.failure) throw this.failure;
     this.pending.push(batch);
     this.pendingRows += batch.rows;
-    if (this.pendingRows >= packRows) await this.post();
+    this.pendingBytes += packedBytes(batch);
+    if (this.pendingRows >= packRows || this.pendingBytes >= packBytes) await this.post();
   }
 
   /** Every queued batch applied: the accumulator, on this thread. */
@@ -96,6 +100,7 @@ export class MetricThread {
     const { pack, transfer } = this.packer.pack(this.pending, this.spareBuffers.pop());
     this.pending = [];
     this.pendingRows = 0;
+    this.pendingBytes = 0;
     this.inFlight++;
     this.worker.postMessage({ kind: 'pack', pack } satisfies ToWorker, transfer);
   }

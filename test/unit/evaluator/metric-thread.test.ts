@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { BatchPacker, BatchUnpacker } from '../../../src/evaluator/batch-packing.js';
+import { BatchPacker, BatchUnpacker, packedBytes } from '../../../src/evaluator/batch-packing.js';
 import { MetricThread } from '../../../src/evaluator/metric-thread.js';
 import { EvaluationAccumulator, type EvaluationBatch } from '../../../src/metrics/index.js';
 import { textColumn, textValues } from '../../../src/metrics/text-column.js';
@@ -55,6 +55,11 @@ test('packed batches unpack to the same rows; a shared table travels once; a giv
   const unpacker = new BatchUnpacker();
   const { pack, transfer } = packer.pack(batches);
   assert.deepEqual(transfer, [pack.buffer]);
+  const bytes = batches.reduce((sum, batch) => sum + packedBytes(batch), 0);
+  assert.ok(
+    pack.buffer.byteLength >= bytes && pack.buffer.byteLength < 2 * bytes,
+    'a pack holds what packedBytes counts',
+  );
   assert.ok(pack.batches[0]!.slices[0]![1].values, 'first use sends the table');
   assert.equal(pack.batches[1]!.slices[0]![1].values, undefined, 'same table: not sent again');
   assert.ok(pack.batches[2]!.slices[0]![1].values, 'another table: sent');
