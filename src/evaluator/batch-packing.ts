@@ -50,37 +50,29 @@ function typeOf(array: NumberArray): PackedArray['type'] {
   return array instanceof Float64Array ? 'float64' : array instanceof Float32Array ? 'float32' : 'int32';
 }
 
-/** Bytes a batch takes in a pack: what the sender holds until the pack is posted. */
-export function packedBytes(batch: EvaluationBatch): number {
-  const arrays: NumberArray[] = [
-    ...Object.values(batch.numericFeatures),
-    ...Object.values(batch.categoricalFeatures).map((column) => column.codes),
-    ...Object.values(batch.slices).map((column) => column.codes),
-    batch.teacherScores,
-    batch.candidateScores,
-    ...(batch.labels ? [batch.labels] : []),
-    ...(batch.sensitive ? [batch.sensitive.codes] : []),
-  ];
-  return arrays.reduce((sum, array) => sum + aligned(array.byteLength), 0);
-}
-
 /** Every view starts 8-byte aligned. */
 function aligned(bytes: number): number {
   return Math.ceil(bytes / 8) * 8;
 }
 
-/** The sending side: remembers the value table last sent for each text column. */
+/**
+ * The sending side: batches are added as they come, laid out in a pack that `take` copies into
+ * one buffer. Remembers the value table last sent for each text column.
+ */
 export class BatchPacker {
   private readonly sentTables = new Map<string, string[]>();
+  private batches: PackedBatch[] = [];
+  private arrays: { array: NumberArray; at: PackedArray }[] = [];
+  /** Rows and bytes added since the last `take`: what the sender holds until then. */
+  rows = 0;
+  bytes = 0;
 
-  /** `spare` is a buffer the receiver gave back; it is used when large enough. */
-  pack(batches: EvaluationBatch[], spare?: ArrayBuffer): { pack: Pack; transfer: ArrayBuffer[] } {
-    const arrays: { array: NumberArray; at: PackedArray }[] = [];
-    let bytes = 0;
+  /** Lays out a batch; its arrays must not change before `take` copies them. */
+  add(batch: EvaluationBatch): void {
     const place = (array: NumberArray): PackedArray => {
-      const at: PackedArray = { type: typeOf(array), byteOffset: bytes, length: array.length };
-      arrays.push({ array, at });
-      bytes += aligned(array.byteLength);
+      const at: PackedArray = { type: typeOf(array), byteOffset: this.bytes, length: array.length };
+      this.arrays.push({ array, at });
+      this.bytes += aligned(array.byteLength);
       return at;
     };
     const text = (key: string, column: TextColumn): PackedText => {
@@ -91,32 +83,43 @@ export class BatchPacker {
       }
       return packed;
     };
-    const packed = batches.map((batch): PackedBatch => {
-      const entry: PackedBatch = {
-        dataset: batch.dataset,
-        rows: batch.rows,
-        outputWidth: batch.outputWidth,
-        numericFeatures: Object.entries(batch.numericFeatures).map(([name, values]) => [name, place(values)]),
-        categoricalFeatures: Object.entries(batch.categoricalFeatures).map(([name, column]) => [
-          name,
-          text(`feature ${name}`, column),
-        ]),
-        teacherScores: place(batch.teacherScores),
-        candidateScores: place(batch.candidateScores),
-        slices: Object.entries(batch.slices).map(([name, column]) => [name, text(`slice ${name}`, column)]),
-      };
-      if (batch.labels) entry.labels = place(batch.labels);
-      if (batch.sensitive) entry.sensitive = text('sensitive', batch.sensitive);
-      return entry;
-    });
+    const entry: PackedBatch = {
+      dataset: batch.dataset,
+      rows: batch.rows,
+      outputWidth: batch.outputWidth,
+      numericFeatures: Object.entries(batch.numericFeatures).map(([name, values]) => [name, place(values)]),
+      categoricalFeatures: Object.entries(batch.categoricalFeatures).map(([name, column]) => [
+        name,
+        text(`feature ${name}`, column),
+      ]),
+      teacherScores: place(batch.teacherScores),
+      candidateScores: place(batch.candidateScores),
+      slices: Object.entries(batch.slices).map(([name, column]) => [name, text(`slice ${name}`, column)]),
+    };
+    if (batch.labels) entry.labels = place(batch.labels);
+    if (batch.sensitive) entry.sensitive = text('sensitive', batch.sensitive);
+    this.batches.push(entry);
+    this.rows += batch.rows;
+  }
+
+  /**
+   * The batches added since the last call, copied into one buffer: `spare` (a buffer the receiver
+   * gave back) when it is large enough.
+   */
+  take(spare?: ArrayBuffer): { pack: Pack; transfer: ArrayBuffer[] } {
     // Sized up to a power of two so that buffers given back fit the next packs.
     const buffer =
-      spare && spare.byteLength >= bytes
+      spare && spare.byteLength >= this.bytes
         ? spare
-        : new ArrayBuffer(2 ** Math.ceil(Math.log2(Math.max(bytes, 8))));
-    for (const { array, at } of arrays)
+        : new ArrayBuffer(2 ** Math.ceil(Math.log2(Math.max(this.bytes, 8))));
+    for (const { array, at } of this.arrays)
       new arrayTypes[at.type](buffer, at.byteOffset, at.length).set(array as never);
-    return { pack: { batches: packed, buffer }, transfer: [buffer] };
+    const pack = { batches: this.batches, buffer };
+    this.batches = [];
+    this.arrays = [];
+    this.rows = 0;
+    this.bytes = 0;
+    return { pack, transfer: [buffer] };
   }
 }
 

@@ -14,7 +14,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import type { EvaluationBatch } from '../metrics/batch.js';
 import { EvaluationAccumulator, type EvaluationState } from '../metrics/evaluation.js';
 import type { EvaluationOptions } from '../metrics/options.js';
-import { BatchPacker, BatchUnpacker, packedBytes, type Pack } from './batch-packing.js';
+import { BatchPacker, BatchUnpacker, type Pack } from './batch-packing.js';
 
 /** A pack is posted once this many rows or bytes wait, whichever comes first. */
 const packRows = 65_536;
@@ -43,9 +43,6 @@ export class MetricThread {
   private finished: { resolve: (state: EvaluationState) => void; reject: (error: Error) => void } | undefined;
   private readonly packer = new BatchPacker();
   private readonly spareBuffers: ArrayBuffer[] = [];
-  private pending: EvaluationBatch[] = [];
-  private pendingRows = 0;
-  private pendingBytes = 0;
 
   private ready: (() => void) | undefined;
 
@@ -76,15 +73,13 @@ export class MetricThread {
    */
   async update(batch: EvaluationBatch): Promise<void> {
     if (this.failure) throw this.failure;
-    this.pending.push(batch);
-    this.pendingRows += batch.rows;
-    this.pendingBytes += packedBytes(batch);
-    if (this.pendingRows >= packRows || this.pendingBytes >= packBytes) await this.post();
+    this.packer.add(batch);
+    if (this.packer.rows >= packRows || this.packer.bytes >= packBytes) await this.post();
   }
 
   /** Every queued batch applied: the accumulator, on this thread. */
   async finish(): Promise<EvaluationAccumulator> {
-    if (this.pending.length > 0) await this.post();
+    if (this.packer.rows > 0) await this.post();
     if (this.failure) throw this.failure;
     const state = await new Promise<EvaluationState>((resolve, reject) => {
       this.finished = { resolve, reject };
@@ -97,10 +92,7 @@ export class MetricThread {
     while (this.inFlight >= maxInFlight && !this.failure)
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     if (this.failure) throw this.failure;
-    const { pack, transfer } = this.packer.pack(this.pending, this.spareBuffers.pop());
-    this.pending = [];
-    this.pendingRows = 0;
-    this.pendingBytes = 0;
+    const { pack, transfer } = this.packer.take(this.spareBuffers.pop());
     this.inFlight++;
     this.worker.postMessage({ kind: 'pack', pack } satisfies ToWorker, transfer);
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { BatchPacker, BatchUnpacker, packedBytes } from '../../../src/evaluator/batch-packing.js';
+import { BatchPacker, BatchUnpacker } from '../../../src/evaluator/batch-packing.js';
 import { MetricThread } from '../../../src/evaluator/metric-thread.js';
 import { EvaluationAccumulator, type EvaluationBatch } from '../../../src/metrics/index.js';
 import { textColumn, textValues } from '../../../src/metrics/text-column.js';
@@ -32,6 +32,19 @@ function viewOf(batch: EvaluationBatch, start: number, end: number): EvaluationB
   };
 }
 
+/** Bytes of every array of a batch, counted without the packer. */
+function byteLengthOf(batch: EvaluationBatch): number {
+  const texts = [...Object.values(batch.categoricalFeatures), ...Object.values(batch.slices)];
+  if (batch.sensitive) texts.push(batch.sensitive);
+  return (
+    Object.values(batch.numericFeatures).reduce((sum, values) => sum + values.byteLength, 0) +
+    texts.reduce((sum, column) => sum + column.codes.byteLength, 0) +
+    batch.teacherScores.byteLength +
+    batch.candidateScores.byteLength +
+    (batch.labels?.byteLength ?? 0)
+  );
+}
+
 const plain = (batch: EvaluationBatch) => ({
   ...batch,
   numericFeatures: Object.fromEntries(
@@ -53,20 +66,26 @@ test('packed batches unpack to the same rows; a shared table travels once; a giv
   const batches = [viewOf(whole, 0, 20), viewOf(whole, 20, 50), other];
   const packer = new BatchPacker();
   const unpacker = new BatchUnpacker();
-  const { pack, transfer } = packer.pack(batches);
+  for (const batch of batches) packer.add(batch);
+  assert.equal(packer.rows, 57);
+  const bytes = packer.bytes;
+  const arrayBytes = batches.reduce((sum, batch) => sum + byteLengthOf(batch), 0);
+  assert.ok(bytes >= arrayBytes && bytes < arrayBytes + 8 * 40, `${bytes} bytes counted for ${arrayBytes}`);
+  const { pack, transfer } = packer.take();
   assert.deepEqual(transfer, [pack.buffer]);
-  const bytes = batches.reduce((sum, batch) => sum + packedBytes(batch), 0);
   assert.ok(
     pack.buffer.byteLength >= bytes && pack.buffer.byteLength < 2 * bytes,
-    'a pack holds what packedBytes counts',
+    'a pack holds what the packer counted',
   );
+  assert.equal(packer.bytes, 0);
   assert.ok(pack.batches[0]!.slices[0]![1].values, 'first use sends the table');
   assert.equal(pack.batches[1]!.slices[0]![1].values, undefined, 'same table: not sent again');
   assert.ok(pack.batches[2]!.slices[0]![1].values, 'another table: sent');
   const copy = structuredClone(pack, { transfer: [pack.buffer] });
   assert.deepEqual(unpacker.unpack(copy).map(plain), batches.map(plain));
 
-  const next = packer.pack([viewOf(whole, 0, 10)], copy.buffer);
+  packer.add(viewOf(whole, 0, 10));
+  const next = packer.take(copy.buffer);
   assert.equal(next.pack.buffer, copy.buffer);
   assert.deepEqual(unpacker.unpack(next.pack).map(plain), [plain(viewOf(whole, 0, 10))]);
 });
