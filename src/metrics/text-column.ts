@@ -58,16 +58,6 @@ export function textColumn(values: ArrayLike<string>): TextColumn {
   return builder.finish();
 }
 
-/** Numbers as text (NaN → missing), for a numeric column used where text is expected. */
-export function numbersAsText(numbers: Float64Array): TextColumn {
-  const builder = new TextColumnBuilder(numbers.length);
-  for (let i = 0; i < numbers.length; i++) {
-    const value = numbers[i]!;
-    builder.push(Number.isNaN(value) ? '' : String(value));
-  }
-  return builder.finish();
-}
-
 /** The rows' strings, for code that needs them one by one (tests, error messages). */
 export function textValues(column: TextColumn): string[] {
   return Array.from(column.codes, (code) => column.values[code]!);

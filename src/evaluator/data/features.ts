@@ -1,5 +1,5 @@
-import { numbersAsText, type TextColumn } from '../../metrics/text-column.js';
-import type { Column, RecordBatch } from './table.js';
+import type { TextColumn } from '../../metrics/text-column.js';
+import { asTextColumn, type Column, type RecordBatch } from './table.js';
 
 /**
  * A model input column. Numeric features pass through as float32. A categorical feature declares
@@ -155,7 +155,7 @@ function columnOf(batch: RecordBatch, name: string, uri: string): Column {
 }
 
 export function asText(column: Column): TextColumn {
-  return column instanceof Float64Array ? numbersAsText(column) : column;
+  return column instanceof Float64Array ? asTextColumn(column) : column;
 }
 
 function wrongType(uri: string, name: string, expected: string, column: TextColumn): Error {

@@ -39,9 +39,10 @@ export function toColumn(values: unknown[], fromText = false): Column {
   return numbers;
 }
 
-function asTextColumn(values: unknown[]): TextColumn {
+/** Values as text, missing ones (NaN, null, '') as ''. */
+export function asTextColumn(values: ArrayLike<unknown>): TextColumn {
   const builder = new TextColumnBuilder(values.length);
-  for (const value of values) builder.push(isMissing(value) ? '' : String(value));
+  for (let i = 0; i < values.length; i++) builder.push(isMissing(values[i]) ? '' : String(values[i]));
   return builder.finish();
 }
 

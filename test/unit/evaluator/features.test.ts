@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
+  asText,
   encodeBatch,
   encodedFeatureNames,
   selectedColumns,
@@ -42,6 +43,10 @@ test('numeric, one-hot and index features are laid out row by row in declared or
   assert.deepEqual(Object.keys(encoded.slices), ['island']);
   assert.deepEqual(textValues(encoded.slices.island!), ['Dream', 'Biscoe', 'Atlantis']);
   assert.deepEqual(selectedColumns(selection), ['mass', 'island', 'ring', 'species', 'sex']);
+});
+
+test('a numeric column used as text reads each number as its text, NaN as missing', () => {
+  assert.deepEqual(textValues(asText(Float64Array.from([2, NaN, 0.5]))), ['2', '', '0.5']);
 });
 
 test('numeric labels are class indices; anything else is -1', () => {

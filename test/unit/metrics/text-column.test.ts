@@ -5,7 +5,6 @@ import fc from 'fast-check';
 import { EvaluationAccumulator, type EvaluationBatch } from '../../../src/metrics/index.js';
 import {
   countCodes,
-  numbersAsText,
   pickRows,
   textColumn,
   textValues,
@@ -20,7 +19,6 @@ test('a text column holds each distinct value once, in order of first appearance
   assert.deepEqual(Array.from(countCodes(column)), [2, 2, 1]);
   assert.deepEqual(Array.from(countCodes(column, Int32Array.from([1, 4, 0]))), [1, 2, 0]);
   assert.deepEqual(textValues(pickRows(column, [4, 3])), ['us', '']);
-  assert.deepEqual(textValues(numbersAsText(Float64Array.from([2, NaN, 0.5]))), ['2', '', '0.5']);
 });
 
 test('round trip: the values of a built column are the strings it was built from', () => {
