@@ -9,7 +9,7 @@ import type { RunningOperator } from '../../../src/controller/operator.js';
 import { eventually, testCluster, testNamespace, type TestCluster } from '../../support/cluster.js';
 import { installPruneguard, startTestOperator } from '../../support/operator.js';
 import { PodRunner } from '../../support/pod-runner.js';
-import { createClaims, createDeploymentPair, Objects, replicasOf } from './fixtures.js';
+import { createClaims, createDeploymentPair, Objects, penguinsEvaluation, replicasOf } from './fixtures.js';
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures');
 
@@ -53,13 +53,8 @@ describe('a graded evaluation', () => {
     await createClaims(kc, namespace, pvcRoot, ['models', 'data']);
     await createDeploymentPair(kc, namespace, 3, 1);
 
-    await objects.createEvaluation({
-      apiVersion: 'pruneguard.io/v1alpha1',
-      kind: 'PrunedModelEvaluation',
-      metadata: { name: 'penguins' },
-      spec: {
-        teacher: { uri: 'pvc://models/penguins/teacher.onnx' },
-        candidate: { uri: 'pvc://models/penguins/pruned-30.onnx' },
+    await objects.createEvaluation(
+      penguinsEvaluation('penguins', {
         data: {
           reference: { uri: 'pvc://data/penguins/reference.csv' },
           current: { uri: 'pvc://data/penguins/current.jsonl' },
@@ -68,7 +63,6 @@ describe('a graded evaluation', () => {
           label: 'Species',
           slices: ['Island'],
         },
-        schedule: { interval: '1h' },
         runtime: { parallelism: 2 },
         // This test is about accuracy and the control loop: the hardware-dependent metrics are
         // measured and reported, not graded; PSI has the wider band a 200-row sample needs.
@@ -91,8 +85,8 @@ describe('a graded evaluation', () => {
             },
           },
         },
-      },
-    });
+      }),
+    );
 
     const passed = await eventually(
       'a graded first run',
