@@ -5,6 +5,7 @@ import type { CustomObjectsApi } from '@kubernetes/client-node';
 
 import type { EvaluationRun } from '../api/v1alpha1/index.js';
 import type { ShardStatusPatch } from '../evaluator/shard-status.js';
+import { clusterEgressDefaults, egressPolicyEnv, encodeEgressPolicy } from '../security/egress.js';
 import { createLogger } from '../telemetry/logger.js';
 
 const usage = `usage: pruneguard evaluator --namespace <namespace> --run <evaluationrun>
@@ -51,6 +52,8 @@ export async function runEvaluator(argv: string[]): Promise<number> {
     return 2;
   }
 
+  // In a pod without the operator's policy, the cluster's defaults, never the local ones (files, loopback).
+  process.env[egressPolicyEnv] ??= encodeEgressPolicy(clusterEgressDefaults);
   const target = { namespace: values.namespace, name: values.run };
   const log = createLogger({ name: 'pruneguard-evaluator', destination: 2 }).child({
     namespace: target.namespace,

@@ -10,6 +10,13 @@ import { promisify } from 'node:util';
 
 import { openTable } from '../../../src/evaluator/data/open.js';
 import { openSource, readAll } from '../../../src/evaluator/sources/index.js';
+import {
+  clusterEgressDefaults,
+  egressPolicyEnv,
+  encodeEgressPolicy,
+  localEgressDefaults,
+  type EgressPolicy,
+} from '../../../src/security/egress.js';
 import { temporaryDirectory } from '../../support/temporary-directory.js';
 
 const fixture = 'test/fixtures/penguins/reference.csv';
@@ -156,5 +163,115 @@ test('https:// trusts a private CA given in PRUNEGUARD_HTTPS_CA_FILE', async () 
     delete process.env.PRUNEGUARD_HTTPS_CA_FILE;
     server.closeAllConnections();
     server.close();
+  }
+});
+
+test('the egress policy is checked before a source opens: the cluster refuses files, loopback and metadata', () => {
+  const refused: [string, RegExp][] = [
+    [`file://${path.resolve(fixture)}`, /is refused: scheme file:\/\/ is not allowed/],
+    [fixture, /is refused: local files \(plain paths and file:\/\/\) are not allowed/],
+    ['http://127.0.0.1:1/data.csv', /is refused: its host 127\.0\.0\.1 is a loopback address/],
+    ['http://localhost:1/data.csv', /is refused: its host localhost is a loopback name/],
+    [
+      'https://169.254.169.254/latest/meta-data/',
+      /is refused: its host 169\.254\.169\.254 is a cloud metadata address/,
+    ],
+    ['https://2852039166/x.csv', /is refused: its host 169\.254\.169\.254 is a cloud metadata address/],
+    [
+      'https://metadata.google.internal./x.csv',
+      /is refused: its host metadata\.google\.internal is a cloud metadata/,
+    ],
+  ];
+  for (const [uri, message] of refused) {
+    assert.throws(
+      () => openSource(uri, clusterEgressDefaults),
+      (error: Error) => {
+        assert.ok(error.message.startsWith(`${uri} is refused: `), error.message);
+        assert.match(error.message, message);
+        return true;
+      },
+    );
+  }
+  assert.doesNotThrow(() => openSource('pvc://datasets/penguins/reference.csv', clusterEgressDefaults));
+  // Unknown schemes keep their own message, whatever the policy.
+  assert.throws(
+    () => openSource('s3://bucket/key.csv', clusterEgressDefaults),
+    /unsupported scheme 's3:\/\/'/,
+  );
+});
+
+test('evaluation pods take the policy from PRUNEGUARD_EGRESS_POLICY; without it, the local defaults', async () => {
+  const expected = await readFile(fixture);
+  try {
+    process.env[egressPolicyEnv] = encodeEgressPolicy(clusterEgressDefaults);
+    assert.throws(() => openSource(fixture), /local files .* are not allowed/);
+    assert.deepEqual(
+      Buffer.from(await readAll(openSource('pvc://datasets/penguins/reference.csv'))),
+      expected,
+    );
+    process.env[egressPolicyEnv] = 'not json';
+    assert.throws(
+      () => openSource('pvc://datasets/penguins/reference.csv'),
+      /PRUNEGUARD_EGRESS_POLICY: not JSON/,
+    );
+    delete process.env[egressPolicyEnv];
+    assert.deepEqual(Buffer.from(await readAll(openSource(fixture))), expected);
+  } finally {
+    delete process.env[egressPolicyEnv];
+  }
+});
+
+test('http:// connects only where the policy allows, and a redirect is an error naming its Location', async () => {
+  const file = await readFile(fixture);
+  let contacted = 0;
+  const elsewhere = http.createServer((_request, response) => {
+    contacted++;
+    response.end(file);
+  });
+  const elsewherePort = await new Promise<number>((resolve) =>
+    elsewhere.listen(0, '127.0.0.2', () => resolve((elsewhere.address() as AddressInfo).port)),
+  );
+  const location = `http://127.0.0.2:${elsewherePort}/data/reference.csv`;
+  let requests = 0;
+  const server = http.createServer((request, response) => {
+    requests++;
+    if (request.url === '/moved.csv') response.writeHead(302, { location }).end();
+    else
+      response
+        .writeHead(200, { 'content-length': file.length })
+        .end(request.method === 'HEAD' ? undefined : file);
+  });
+  const port = await new Promise<number>((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+  );
+  const onlyThisServer: EgressPolicy = { ...localEgressDefaults, hosts: ['127.0.0.1'] };
+  try {
+    const moved = `http://127.0.0.1:${port}/moved.csv`;
+    for (const read of [
+      (uri: string) => readAll(openSource(uri, onlyThisServer)),
+      (uri: string) => openSource(uri, onlyThisServer).read(0, 10),
+      (uri: string) => openSource(uri, localEgressDefaults).size(),
+    ]) {
+      await assert.rejects(read(moved), {
+        message: `${moved}: HTTP 302 redirects to ${location}; redirects are not followed, use the final URL`,
+      });
+    }
+    assert.equal(requests, 3);
+    assert.equal(contacted, 0);
+    assert.throws(() => openSource(location, onlyThisServer), /127\.0\.0\.2 is not an allowed host/);
+    assert.throws(
+      () => openSource(`http://127.0.0.1:${port}/data.csv`, { ...localEgressDefaults, allowLoopback: false }),
+      /is refused: its host 127\.0\.0\.1 is a loopback address/,
+    );
+    assert.equal(requests, 3);
+    assert.deepEqual(
+      Buffer.from(await readAll(openSource(`http://127.0.0.1:${port}/data.csv`, onlyThisServer))),
+      file,
+    );
+  } finally {
+    for (const s of [server, elsewhere]) {
+      s.closeAllConnections();
+      s.close();
+    }
   }
 });
