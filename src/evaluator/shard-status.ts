@@ -3,6 +3,7 @@
  * apply body. status.shards is a list map keyed by index, so N pods applying with N field managers
  * never overwrite each other.
  */
+import { createHash } from 'node:crypto';
 import { apiVersion, evaluationRunNames, type EvaluationRunStatus } from '../api/v1alpha1/index.js';
 import { encodeShardState } from './shard-state.js';
 import type { ShardResult } from './pipeline.js';
@@ -13,11 +14,13 @@ export interface RunName {
 }
 
 export function shardStatusPatch(run: RunName, index: number, result: ShardResult) {
+  const state = encodeShardState(result.accumulator);
   const status: EvaluationRunStatus = {
     shards: [
       {
         index,
-        state: { ...encodeShardState(result.accumulator) },
+        state,
+        digest: stateDigest(state.data),
         samples: result.rows.current,
         completedAt: new Date().toISOString(),
       },
@@ -26,6 +29,11 @@ export function shardStatusPatch(run: RunName, index: number, result: ShardResul
     powerMethod: result.powerMethod,
   };
   return applyBody(run, status);
+}
+
+/** What the API keeps immutable for an entry, and the operator checks the state against. */
+export function stateDigest(data: string): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
 /** A failed shard: its index and why, no state, so the controller can report the where. */

@@ -44,23 +44,62 @@ export const EvaluationRunSpec = object(
   },
 );
 
-export const ShardStatus = object({
-  index: Type.Integer({
-    minimum: 0,
-    maximum: maxShards - 1,
-    description: 'JOB_COMPLETION_INDEX of the pod.',
-  }),
-  state: Type.Optional(
-    openObject(
+/** The longest `state.data` a shard may write: the whole EvaluationRun must fit etcd's 1.5 MiB. */
+export const maxShardStateBytes = 1_400_000;
+
+export const ShardState = object(
+  {
+    encoding: stringEnum(['gzip+base64']),
+    data: Type.String({
+      maxLength: maxShardStateBytes,
+      description: 'The accumulator state as gzip+base64 JSON.',
+    }),
+  },
+  {
+    description:
       'Mergeable metric accumulator state of this shard (counts, histograms, sketches), per metric.',
+  },
+);
+
+/**
+ * One shard's result. An entry is written once: the API refuses a second write that changes its
+ * digest or turns an error into a result, and the operator refuses a state whose digest does not
+ * match it, so a pod of the run cannot replace what another pod wrote.
+ */
+export const ShardStatus = object(
+  {
+    index: Type.Integer({
+      minimum: 0,
+      maximum: maxShards - 1,
+      description: 'JOB_COMPLETION_INDEX of the pod.',
+    }),
+    state: Type.Optional(ShardState),
+    digest: Type.Optional(
+      Type.String({
+        pattern: '^sha256:[0-9a-f]{64}$',
+        maxLength: 71,
+        description: 'sha256 of state.data; set once, with the state.',
+      }),
     ),
-  ),
-  samples: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
-  completedAt: Type.Optional(timestamp('When the shard finished.')),
-  error: Type.Optional(
-    Type.String({ maxLength: 4096, description: 'Why the shard failed, naming the what and the where.' }),
-  ),
-});
+    samples: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
+    completedAt: Type.Optional(timestamp('When the shard finished.')),
+    error: Type.Optional(
+      Type.String({ maxLength: 4096, description: 'Why the shard failed, naming the what and the where.' }),
+    ),
+  },
+  {
+    rules: [
+      {
+        rule: '!has(oldSelf.digest) || (has(self.digest) && self.digest == oldSelf.digest)',
+        message: 'this shard was already written: its result cannot be replaced',
+      },
+      {
+        rule: '!has(oldSelf.error) || (has(self.error) && self.error == oldSelf.error && !has(self.digest))',
+        message: 'this shard already reported an error: it cannot be replaced',
+      },
+    ],
+  },
+);
 
 export const Failure = object({
   reason: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' }),

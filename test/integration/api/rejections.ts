@@ -11,6 +11,7 @@
  * The failure is 422 Invalid, and one of `details.causes` has `field` equal to `field` and a
  * `message` containing `message` (the API server prefixes it, e.g. `Invalid value: "object": `).
  */
+import { createHash } from 'node:crypto';
 export interface Rejection {
   name: string;
   source: 'cel' | 'schema';
@@ -355,9 +356,41 @@ export const rejections: Rejection[] = [
     existing: { ...validRun('reject-run-shard', 2), status: { phase: 'Running' } },
     object: {
       ...validRun('reject-run-shard', 2),
-      status: { phase: 'Running', shards: [{ index: 2, state: {} }] },
+      status: { phase: 'Running', shards: [{ index: 2, ...shardResult('a') }] },
     },
     field: 'status.shards',
     message: 'status.shards[].index must be below spec.shards (2)',
   },
+  {
+    name: 'run-shard-written-twice',
+    source: 'cel',
+    subresource: 'status',
+    existing: {
+      ...validRun('reject-run-rewrite', 2),
+      status: { shards: [{ index: 1, ...shardResult('a') }] },
+    },
+    object: { ...validRun('reject-run-rewrite', 2), status: { shards: [{ index: 1, ...shardResult('b') }] } },
+    field: 'status.shards[0]',
+    message: 'this shard was already written: its result cannot be replaced',
+  },
+  {
+    name: 'run-shard-error-replaced',
+    source: 'cel',
+    subresource: 'status',
+    existing: {
+      ...validRun('reject-run-error', 2),
+      status: { shards: [{ index: 0, error: 'out of memory' }] },
+    },
+    object: { ...validRun('reject-run-error', 2), status: { shards: [{ index: 0, ...shardResult('a') }] } },
+    field: 'status.shards[0]',
+    message: 'this shard already reported an error: it cannot be replaced',
+  },
 ];
+
+/** A shard entry as the evaluator writes it, with `data` standing for its state. */
+function shardResult(data: string): Json {
+  return {
+    state: { encoding: 'gzip+base64', data },
+    digest: `sha256:${createHash('sha256').update(data).digest('hex')}`,
+  };
+}
