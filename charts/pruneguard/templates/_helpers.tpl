@@ -42,3 +42,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "pruneguard.evaluatorImage" -}}
 {{- default (include "pruneguard.image" .) .Values.evaluator.image -}}
 {{- end -}}
+
+{{- define "pruneguard.leaseNamespace" -}}
+{{- default .Release.Namespace .Values.leaderElection.leaseNamespace -}}
+{{- end -}}
+
+{{/* "pruneguard" for the release "pruneguard", as in manifests/install/; "x-pruneguard" for "x". */}}
+{{- define "pruneguard.admissionPolicyName" -}}
+{{- printf "%s-author-permissions" (include "pruneguard.fullname" . | trimSuffix "-operator") | trunc 63 | trimSuffix "-" -}}
+{{- end -}}

@@ -13,9 +13,11 @@ import {
   type MetricResult,
   type PrunedModelEvaluationStatus,
 } from '../../../src/api/v1alpha1/index.js';
+import { evaluatorRules } from '../../../src/controller/evaluator-access.js';
 import { OperatorMetrics } from '../../../src/telemetry/operator-metrics.js';
 import { runCommand, testCluster, testNamespace, type TestCluster } from '../../support/cluster.js';
 import { installCrds } from '../../support/crds.js';
+import { canonical, documentedRules, permissionTables, type Rule } from '../../support/security-doc.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const chartDir = path.join(repoRoot, 'charts/pruneguard');
@@ -67,6 +69,15 @@ function only(objects: K8sObject[], kind: string, name?: string): K8sObject {
 
 async function manifestObjects(file: string): Promise<K8sObject[]> {
   return objectsOf(await readFile(path.join(repoRoot, file), 'utf8'));
+}
+
+function rulesOf(role: K8sObject): string[] {
+  return canonical(role.rules as Rule[]);
+}
+
+async function installManifests(): Promise<K8sObject[]> {
+  const files = ['rbac.yaml', 'workload.yaml', 'admission-policy.yaml'];
+  return (await Promise.all(files.map((file) => manifestObjects(`manifests/install/${file}`)))).flat();
 }
 
 function podSpecOf(deployment: K8sObject): Json {
@@ -258,34 +269,88 @@ describe('the Helm chart', () => {
     }
   });
 
-  it('renders the ClusterRoles of manifests/install/rbac.yaml, rule for rule', async () => {
+  it('renders the RBAC and the admission policy of manifests/install/, rule for rule', async () => {
     const chart = objectsOf(await render());
-    const manifests = await manifestObjects('manifests/install/rbac.yaml');
-    const manifestRoles = manifests.filter((o) => o.kind === 'ClusterRole');
-    assert.deepEqual(
-      chart.filter((o) => o.kind === 'ClusterRole').map((o) => o.metadata.name),
-      manifestRoles.map((o) => o.metadata.name),
-    );
-    for (const role of manifestRoles)
-      assert.deepEqual(
-        only(chart, 'ClusterRole', role.metadata.name).rules,
-        role.rules,
-        `ClusterRole ${role.metadata.name}: chart and manifests/install/rbac.yaml drifted apart`,
-      );
+    const manifests = await installManifests();
+    // Helm creates the release namespace (--create-namespace); everything else is in both.
+    const kinds = (objects: K8sObject[]) =>
+      objects
+        .filter((o) => o.kind !== 'Namespace')
+        .map((o) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`)
+        .sort();
+    assert.deepEqual(kinds(chart), kinds(manifests));
 
-    const binding = only(chart, 'ClusterRoleBinding');
-    const manifestBinding = only(manifests, 'ClusterRoleBinding');
-    assert.deepEqual(binding.roleRef, manifestBinding.roleRef);
-    assert.deepEqual(binding.subjects, manifestBinding.subjects);
-    assert.equal(
-      only(chart, 'ServiceAccount').metadata.name,
-      only(manifests, 'ServiceAccount').metadata.name,
-    );
+    for (const kind of ['ClusterRole', 'Role'])
+      for (const role of manifests.filter((o) => o.kind === kind))
+        assert.deepEqual(
+          only(chart, kind, role.metadata.name).rules,
+          role.rules,
+          `${kind} ${role.metadata.name}: chart and manifests/install/rbac.yaml drifted apart`,
+        );
+    for (const kind of ['ClusterRoleBinding', 'RoleBinding'])
+      for (const binding of manifests.filter((o) => o.kind === kind)) {
+        const rendered = only(chart, kind, binding.metadata.name);
+        assert.deepEqual(rendered.roleRef, binding.roleRef, `${kind} ${binding.metadata.name} roleRef`);
+        assert.deepEqual(rendered.subjects, binding.subjects, `${kind} ${binding.metadata.name} subjects`);
+      }
+    for (const kind of ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']) {
+      const policy = only(manifests, kind);
+      assert.deepEqual(
+        only(chart, kind, policy.metadata.name).spec,
+        policy.spec,
+        `${kind}: chart and manifests/install/admission-policy.yaml drifted apart`,
+      );
+    }
   });
 
-  it('renders the Deployment and Service of manifests/install/operator.yaml', async () => {
+  it('grants the operator exactly the permissions tabled in docs/security.md', async () => {
+    const operatorTable = canonical(documentedRules(permissionTables.operator));
+    const leaseTable = canonical(documentedRules(permissionTables.leaderElection));
+    const clusterWide = objectsOf(await render());
+    assert.deepEqual(rulesOf(only(clusterWide, 'ClusterRole', 'pruneguard-operator')), operatorTable);
+    assert.deepEqual(rulesOf(only(clusterWide, 'Role', 'pruneguard-operator-leader-election')), leaseTable);
+
+    const namespaced = objectsOf(await render(['--set', 'watchNamespace=models']));
+    assert.deepEqual(rulesOf(only(namespaced, 'Role', 'pruneguard-operator')), operatorTable);
+    assert.deepEqual(rulesOf(only(namespaced, 'Role', 'pruneguard-operator-leader-election')), leaseTable);
+    // Nothing else: no role for evaluation pods (the operator makes one per run) or retraining Jobs.
+    for (const objects of [clusterWide, namespaced])
+      assert.equal(objects.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole').length, 2);
+  });
+
+  it('renders only Roles and RoleBindings when watchNamespace is set', async () => {
+    const objects = objectsOf(await render(['--set', 'watchNamespace=models']));
+    const rbac = objects
+      .filter((o) => /Role/.test(o.kind))
+      .map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`)
+      .sort();
+    assert.deepEqual(rbac, [
+      'Role models/pruneguard-operator',
+      'Role pruneguard-system/pruneguard-operator-leader-election',
+      'RoleBinding models/pruneguard-operator',
+      'RoleBinding pruneguard-system/pruneguard-operator-leader-election',
+    ]);
+    const binding = only(objects, 'RoleBinding', 'pruneguard-operator');
+    assert.deepEqual(binding.roleRef, {
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: 'pruneguard-operator',
+    });
+    assert.deepEqual(binding.subjects, [
+      { kind: 'ServiceAccount', name: 'pruneguard-operator', namespace: 'pruneguard-system' },
+    ]);
+    const args = (podSpecOf(only(objects, 'Deployment')).containers as Json[])[0]!.args as string[];
+    assert.ok(args.includes('--namespace=models'), args.join(' '));
+
+    const leases = objectsOf(await render(['--set', 'leaderElection.leaseNamespace=leases']));
+    assert.equal(only(leases, 'Role', 'pruneguard-operator-leader-election').metadata.namespace, 'leases');
+    const withoutElection = objectsOf(await render(['--set', 'leaderElection.enabled=false']));
+    assert.ok(!withoutElection.some((o) => o.kind === 'Role'), 'a lease Role without leader election');
+  });
+
+  it('renders the Deployment and Service of manifests/install/workload.yaml', async () => {
     const chart = objectsOf(await render());
-    const manifests = await manifestObjects('manifests/install/operator.yaml');
+    const manifests = await manifestObjects('manifests/install/workload.yaml');
     const [deployment, manifestDeployment] = [chart, manifests].map((o) => only(o, 'Deployment'));
     assert.equal(deployment!.metadata.name, manifestDeployment!.metadata.name);
     assert.equal((deployment!.spec as Json).replicas, (manifestDeployment!.spec as Json).replicas);
@@ -296,13 +361,8 @@ describe('the Helm chart', () => {
     const [container, manifestContainer] = [pod!, manifestPod!].map(
       (spec) => (spec.containers as Json[])[0]!,
     );
-    // The chart passes the evaluator's ServiceAccount and ClusterRole and the log level explicitly,
-    // because it names them in its values; the plain manifests rely on the operator's defaults.
-    const chartOnlyArgs = [
-      '--evaluator-service-account=pruneguard-evaluator',
-      '--evaluator-cluster-role=pruneguard-evaluator',
-    ];
-    assert.deepEqual(container!.args, [...(manifestContainer!.args as string[]), ...chartOnlyArgs]);
+    assert.deepEqual(container!.args, manifestContainer!.args);
+    // The chart sets the log level explicitly, because it names it in its values.
     assert.deepEqual(container!.env, [
       ...(manifestContainer!.env as Json[]),
       { name: 'PRUNEGUARD_LOG_LEVEL', value: 'info' },
@@ -334,7 +394,7 @@ describe('the Helm chart', () => {
         '--set',
         'replicas=3,image.tag=0.2.0,watchNamespace=models,logLevel=debug,port=9090',
         '--set',
-        'leaderElection.leaseNamespace=leases,evaluator.image=registry.local/evaluator:1,evaluator.clusterRoleName=evaluator-role',
+        'leaderElection.leaseNamespace=leases,evaluator.image=registry.local/evaluator:1',
         '--set-json',
         'nodeSelector={"kubernetes.io/os":"linux"}',
         '--set-json',
@@ -354,8 +414,11 @@ describe('the Helm chart', () => {
       '--lease-namespace=leases',
       '--port=9090',
       '--evaluator-image=registry.local/evaluator:1',
-      '--evaluator-service-account=pruneguard-evaluator',
-      '--evaluator-cluster-role=evaluator-role',
+      '--retraining-service-account=pruneguard-retraining',
+      '--egress-schemes=pvc,configmap,https,http',
+      '--egress-hosts=*',
+      '--max-shard-state-bytes=1400000',
+      '--max-shard-state-decoded-bytes=33554432',
       '--namespace=models',
     ]);
     assert.deepEqual((container.env as Json[])[1], { name: 'PRUNEGUARD_LOG_LEVEL', value: 'debug' });
@@ -366,12 +429,29 @@ describe('the Helm chart', () => {
       runAsUser: 1000,
       seccompProfile: { type: 'RuntimeDefault' },
     });
-    // The operator may only bind the evaluator ClusterRole the chart created.
-    assert.ok(objects.some((o) => o.kind === 'ClusterRole' && o.metadata.name === 'evaluator-role'));
-    const bindRule = (only(objects, 'ClusterRole', 'pruneguard-operator').rules as Json[]).find((rule) =>
-      (rule.verbs as string[]).includes('bind'),
+
+    const secured = only(
+      objectsOf(
+        await render([
+          '--set-json',
+          'evaluator.allowedImages=["registry.local/ml/*","registry.local/evaluator:2"]',
+          '--set-json',
+          'security={"allowCustomServiceAccounts":true,"retrainingServiceAccountName":"retrain","egress":{"schemes":["https"],"hosts":["models.example.com","*.data.example.com"],"allowLoopback":true,"allowPrivate":false},"maxShardStateBytes":1000000,"maxShardStateDecodedBytes":67108864,"admissionPolicy":{"enabled":false}}',
+        ]),
+      ),
+      'Deployment',
     );
-    assert.deepEqual(bindRule?.resourceNames, ['evaluator-role']);
+    assert.deepEqual(((podSpecOf(secured).containers as Json[])[0]!.args as string[]).slice(4), [
+      '--allowed-evaluator-images=registry.local/ml/*,registry.local/evaluator:2',
+      '--allow-custom-service-accounts',
+      '--retraining-service-account=retrain',
+      '--egress-schemes=https',
+      '--egress-hosts=models.example.com,*.data.example.com',
+      '--egress-allow-loopback',
+      '--egress-allow-private=false',
+      '--max-shard-state-bytes=1000000',
+      '--max-shard-state-decoded-bytes=67108864',
+    ]);
 
     const withoutElection = only(
       objectsOf(await render(['--set', 'leaderElection.enabled=false'])),
@@ -486,6 +566,85 @@ describe('the Helm chart', () => {
         yaml.dump(rule),
       );
       assert.notEqual(applied.code, 0, 'an alert without expr was accepted');
+    });
+
+    it('with watchNamespace, gives the operator its rules in that namespace only, and they work', async (t) => {
+      const release = await testNamespace(t, cluster);
+      const watched = await testNamespace(t, cluster);
+      const other = await testNamespace(t, cluster);
+      const objects = objectsOf(await render(['--set', `watchNamespace=${watched}`], release)).filter((o) =>
+        ['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind),
+      );
+      assert.ok(!objects.some((o) => o.kind.startsWith('Cluster')), 'cluster-wide RBAC rendered');
+      const applied = await cluster.kubectl(
+        ['apply', '--server-side', '-f', '-'],
+        objects.map((o) => yaml.dump(o)).join('---\n'),
+      );
+      assert.equal(applied.code, 0, applied.stderr);
+
+      const operator = `--as=system:serviceaccount:${release}:pruneguard-operator`;
+      const canI = async (namespace: string, ...what: string[]) =>
+        (await cluster.kubectl(['auth', 'can-i', ...what, '-n', namespace, operator])).stdout.trim();
+      const answers = {
+        'watch evaluations in the watched namespace': await canI(
+          watched,
+          'watch',
+          'prunedmodelevaluations.pruneguard.io',
+        ),
+        'patch Deployments in the watched namespace': await canI(watched, 'patch', 'deployments.apps'),
+        'create Jobs in the watched namespace': await canI(watched, 'create', 'jobs.batch'),
+        'watch evaluations in another namespace': await canI(
+          other,
+          'watch',
+          'prunedmodelevaluations.pruneguard.io',
+        ),
+        'patch Deployments in another namespace': await canI(other, 'patch', 'deployments.apps'),
+        'create its Lease': await canI(release, 'create', 'leases.coordination.k8s.io'),
+        'renew its Lease': await canI(release, 'update', 'leases.coordination.k8s.io/pruneguard-operator'),
+        'renew another Lease': await canI(release, 'update', 'leases.coordination.k8s.io/other'),
+        'bind any Role': await canI(watched, 'bind', 'roles.rbac.authorization.k8s.io'),
+      };
+      assert.deepEqual(answers, {
+        'watch evaluations in the watched namespace': 'yes',
+        'patch Deployments in the watched namespace': 'yes',
+        'create Jobs in the watched namespace': 'yes',
+        'watch evaluations in another namespace': 'no',
+        'patch Deployments in another namespace': 'no',
+        'create its Lease': 'yes',
+        'renew its Lease': 'yes',
+        'renew another Lease': 'no',
+        'bind any Role': 'no',
+      });
+
+      // What the operator does per run, as the operator: a Role of evaluatorRules() and its binding
+      // pass RBAC's escalation check because the operator holds those rules; a wider Role does not.
+      const run = 'penguins-00001';
+      const role = (namespace: string, name: string, rules: unknown) =>
+        yaml.dump({
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'Role',
+          metadata: { name, namespace },
+          rules,
+        });
+      const binding = yaml.dump({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: run, namespace: watched },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: run },
+        subjects: [{ kind: 'ServiceAccount', name: run, namespace: watched }],
+      });
+      const create = (manifest: string) => cluster.kubectl(['create', operator, '-f', '-'], manifest);
+      const created = await create(`${role(watched, run, evaluatorRules(run))}---\n${binding}`);
+      assert.equal(created.code, 0, created.stderr);
+      const elsewhere = await create(role(other, run, evaluatorRules(run)));
+      assert.match(elsewhere.stderr, /forbidden/, 'created a Role outside the watched namespace');
+      const wider = await create(
+        role(watched, 'wider', [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }]),
+      );
+      assert.match(
+        wider.stderr,
+        /forbidden: user .* is attempting to grant RBAC permissions not currently held/,
+      );
     });
   });
 
