@@ -19,6 +19,7 @@ import {
   type MeasurementBudget,
 } from './measurements.js';
 import { MetricThread } from './metric-thread.js';
+import { shardEvaluationOptions } from './shard-state.js';
 import { checkCompatible, openModel, type LoadedModel } from './models.js';
 import { checkShard, shardRows } from './shard.js';
 
@@ -89,13 +90,7 @@ export async function evaluateShard(
     );
     checkEncodedWidth(teacher, candidate, encoding);
 
-    const metrics = await MetricThread.start({
-      task: spec.task,
-      sliceCrosses: spec.data.sliceCrosses ?? [],
-      gridIntensityKgPerKWh: spec.energy.gridIntensityKgPerKWh,
-      pue: spec.energy.pue,
-      ...(encoding.positiveClass === undefined ? {} : { positiveClass: encoding.positiveClass }),
-    });
+    const metrics = await MetricThread.start(shardEvaluationOptions(spec, encoding.positiveClass));
     let accumulator: EvaluationAccumulator;
     const sample: Sample = { features: new Float32Array(0), rows: 0 };
     const rows = { reference: 0, current: 0 };

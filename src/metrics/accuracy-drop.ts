@@ -2,6 +2,7 @@ import { newcombePaired, wilson, zFor } from './intervals.js';
 import type { MetricOutcome, MetricResult } from './metric-result.js';
 import type { EvaluationOptions } from './options.js';
 import type { DecodedBatch } from './predictions.js';
+import { readCount, readNonNegative, readNumber, readObject, requireThat } from './state-checks.js';
 
 /**
  * accuracyDrop on the current dataset.
@@ -35,6 +36,33 @@ export interface AccuracyDropState {
   sumDeviation: number;
   sumSquaredDeviation: number;
 }
+
+const countFields = [
+  'rows',
+  'agreements',
+  'bothCorrect',
+  'teacherOnlyCorrect',
+  'candidateOnlyCorrect',
+  'neitherCorrect',
+  'labelled',
+] as const;
+/** Classification counts; regression leaves them 0 (labelled aside). */
+const classificationFields = [
+  'agreements',
+  'bothCorrect',
+  'teacherOnlyCorrect',
+  'candidateOnlyCorrect',
+  'neitherCorrect',
+] as const;
+/** Regression sums over labelled rows, then over all rows; classification leaves them 0. */
+const labelledSums = [
+  'sumAbsLabel',
+  'sumTeacherAbsError',
+  'sumCandidateAbsError',
+  'sumExtraError',
+  'sumSquaredExtraError',
+] as const;
+const rowSums = ['sumAbsTeacher', 'sumDeviation', 'sumSquaredDeviation'] as const;
 
 export interface AccuracyDetails {
   mode: 'labelled' | 'label-free';
@@ -242,12 +270,43 @@ export class AccuracyDropAccumulator {
     return { ...this.state };
   }
 
-  static fromJSON(state: AccuracyDropState, options: EvaluationOptions): AccuracyDropAccumulator {
+  /** Current rows counted (what the slice group's current rows must equal). */
+  get rows(): number {
+    return this.state.rows;
+  }
+
+  /**
+   * From its JSON, checked: every count a non-negative integer, every sum finite (and ≥ 0 but for
+   * the signed extra error), the paired table adding up to the labelled rows, and the fields of
+   * the other task 0.
+   */
+  static fromJSON(json: unknown, options: EvaluationOptions, where = 'accuracy'): AccuracyDropAccumulator {
+    const state = readObject(json, where);
     const accumulator = new AccuracyDropAccumulator(options);
-    for (const key of Object.keys(accumulator.state) as (keyof AccuracyDropState)[]) {
-      const value = state[key];
-      if (typeof value !== 'number') throw new Error(`accuracyDrop state: ${key} is missing or not a number`);
-      accumulator.state[key] = value;
+    const s = accumulator.state;
+    for (const key of countFields) s[key] = readCount(state[key], `${where}.${key}`);
+    for (const key of [...labelledSums, ...rowSums])
+      s[key] =
+        key === 'sumExtraError'
+          ? readNumber(state[key], `${where}.${key}`)
+          : readNonNegative(state[key], `${where}.${key}`);
+    requireThat(s.agreements <= s.rows, `${where}: agreements (${s.agreements}) exceed rows (${s.rows})`);
+    requireThat(s.labelled <= s.rows, `${where}: labelled (${s.labelled}) exceeds rows (${s.rows})`);
+    const zero = (keys: readonly (keyof AccuracyDropState)[], why: string) => {
+      for (const key of keys)
+        if (s[key] !== 0) throw new Error(`${where}.${key} is ${s[key]}, expected 0 ${why}`);
+    };
+    if (options.task === 'classification') {
+      const table = s.bothCorrect + s.teacherOnlyCorrect + s.candidateOnlyCorrect + s.neitherCorrect;
+      requireThat(
+        table === s.labelled,
+        `${where}: bothCorrect + teacherOnlyCorrect + candidateOnlyCorrect + neitherCorrect = ${table}, expected labelled (${s.labelled})`,
+      );
+      zero([...labelledSums, ...rowSums], 'for classification');
+    } else {
+      zero(classificationFields, 'for regression');
+      if (s.labelled === 0) zero(labelledSums, 'without labelled rows');
+      if (s.rows === 0) zero(rowSums, 'without rows');
     }
     return accumulator;
   }

@@ -54,7 +54,9 @@ export interface MemoryMeasurement {
   teacherNonZeroParameters?: number;
 }
 
-export type EnergyMethod = 'nvml' | 'rapl' | 'estimate';
+export const energyMethods = ['nvml', 'rapl', 'estimate'] as const;
+
+export type EnergyMethod = (typeof energyMethods)[number];
 
 export interface EnergySample {
   joules: number;

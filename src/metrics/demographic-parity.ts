@@ -2,6 +2,16 @@ import { newcombeIndependent } from './intervals.js';
 import type { MetricOutcome } from './metric-result.js';
 import type { EvaluationOptions } from './options.js';
 import type { DecodedBatch } from './predictions.js';
+import {
+  maxCategories,
+  maxClasses,
+  quote,
+  readArray,
+  readCount,
+  readObject,
+  readText,
+  requireThat,
+} from './state-checks.js';
 
 /**
  * demographicParity on the current dataset: for the positive class, the candidate's
@@ -183,13 +193,39 @@ export class DemographicParityAccumulator {
     };
   }
 
-  static fromJSON(state: DemographicParityState, options: EvaluationOptions): DemographicParityAccumulator {
+  /** Current rows counted over all groups. */
+  get rows(): number {
+    let rows = 0;
+    for (const group of this.groups.values()) rows += group.rows;
+    return rows;
+  }
+
+  /**
+   * From its JSON, checked: each group named once, with at least one row, and its positives per
+   * class (at most maxClasses) adding up to its rows: every row is predicted exactly one class.
+   */
+  static fromJSON(
+    json: unknown,
+    options: EvaluationOptions,
+    where = 'fairness',
+  ): DemographicParityAccumulator {
+    const state = readObject(json, where);
     const accumulator = new DemographicParityAccumulator(options);
-    for (const { group, rows, positives } of state.groups ?? []) {
-      if (typeof group !== 'string' || typeof rows !== 'number' || !Array.isArray(positives))
-        throw new Error(`demographicParity state: group ${group} needs rows and positives`);
-      accumulator.groups.set(group, { rows, positives: [...positives] });
-    }
+    const groups = readArray(state.groups, `${where}.groups`, maxCategories);
+    groups.forEach((entry, i) => {
+      const at = `${where}.groups[${i}]`;
+      const { group, rows, positives } = readObject(entry, at);
+      const name = readText(group, `${at}.group`);
+      requireThat(!accumulator.groups.has(name), `${at} repeats group ${quote(name)}`);
+      const count = readCount(rows, `${at}.rows`);
+      requireThat(count > 0, `${at}.rows is 0, but a group is written only once it has rows`);
+      const perClass = readArray(positives, `${at}.positives`, maxClasses).map((n, k) =>
+        readCount(n, `${at}.positives[${k}]`),
+      );
+      const predicted = perClass.reduce((sum, n) => sum + n, 0);
+      requireThat(predicted === count, `${at}: positives add up to ${predicted}, expected rows (${count})`);
+      accumulator.groups.set(name, { rows: count, positives: perClass });
+    });
     return accumulator;
   }
 }

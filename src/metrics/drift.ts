@@ -1,4 +1,15 @@
 import { QuantileSketch, type QuantileSketchState, type SketchBucket } from './quantile-sketch.js';
+import {
+  describeValue,
+  maxCategories,
+  quote,
+  readArray,
+  readCount,
+  readObject,
+  readText,
+  requireThat,
+  type MemoryBudget,
+} from './state-checks.js';
 import { countCodes, type TextColumn } from './text-column.js';
 
 /**
@@ -50,17 +61,31 @@ export class NumericDrift {
   readonly reference: QuantileSketch;
   readonly current: QuantileSketch;
 
-  constructor(relativeAccuracy: number, state?: NumericDriftState, where = 'numeric drift') {
+  /** From `state`, its sketches must have `relativeAccuracy`. */
+  constructor(
+    relativeAccuracy: number,
+    state?: NumericDriftState,
+    where = 'numeric drift',
+    budget?: MemoryBudget,
+  ) {
     this.reference = state
-      ? QuantileSketch.fromJSON(state.reference, where)
-      : new QuantileSketch(relativeAccuracy);
+      ? QuantileSketch.fromJSON(state.reference, `${where}.reference`, relativeAccuracy, budget)
+      : new QuantileSketch(relativeAccuracy, budget);
     this.current = state
-      ? QuantileSketch.fromJSON(state.current, where)
-      : new QuantileSketch(relativeAccuracy);
+      ? QuantileSketch.fromJSON(state.current, `${where}.current`, relativeAccuracy, budget)
+      : new QuantileSketch(relativeAccuracy, budget);
   }
 
   sketchFor(dataset: 'reference' | 'current'): QuantileSketch {
     return dataset === 'reference' ? this.reference : this.current;
+  }
+
+  /** Rows counted per dataset, missing values included. */
+  rows(): { reference: number; current: number } {
+    return {
+      reference: this.reference.count + this.reference.missing,
+      current: this.current.count + this.current.missing,
+    };
   }
 
   merge(other: NumericDrift): void {
@@ -116,9 +141,16 @@ export class CategoricalDrift {
   /** category → [reference count, current count] */
   readonly counts = new Map<string, [number, number]>();
 
-  constructor(state?: CategoricalDriftState) {
-    for (const [category, reference, current] of state?.categories ?? [])
-      this.counts.set(category, [reference, current]);
+  constructor(state?: CategoricalDriftState, where = 'categorical drift') {
+    if (state === undefined) return;
+    const categories = readArray(state.categories, `${where}.categories`, maxCategories);
+    categories.forEach((entry, i) => {
+      const at = `${where}.categories[${i}]`;
+      const [category, reference, current] = readArray(entry, at, 3);
+      const name = readText(category, `${at}[0]`);
+      requireThat(!this.counts.has(name), `${at} repeats category ${quote(name)}`);
+      this.counts.set(name, [readCount(reference, `${at}[1]`), readCount(current, `${at}[2]`)]);
+    });
   }
 
   add(dataset: 'reference' | 'current', category: string, amount = 1): void {
@@ -135,6 +167,17 @@ export class CategoricalDrift {
     const counts = countCodes(column, indices);
     for (let code = 0; code < counts.length; code++)
       if (counts[code]! > 0) this.add(dataset, column.values[code]!, counts[code]);
+  }
+
+  /** Rows counted per dataset. */
+  rows(): { reference: number; current: number } {
+    let reference = 0;
+    let current = 0;
+    for (const [r, c] of this.counts.values()) {
+      reference += r;
+      current += c;
+    }
+    return { reference, current };
   }
 
   merge(other: CategoricalDrift): void {
@@ -175,10 +218,19 @@ export class CategoricalDrift {
 
 export type Drift = NumericDrift | CategoricalDrift;
 
-export function driftFromJSON(state: DriftState, where: string): Drift {
-  if (state.kind === 'numeric') return new NumericDrift(state.reference.relativeAccuracy, state, where);
-  if (state.kind === 'categorical') return new CategoricalDrift(state);
-  throw new Error(`${where}: unknown drift kind ${JSON.stringify((state as { kind: unknown }).kind)}`);
+/** A drift from its JSON, checked; numeric sketches must have `relativeAccuracy`. */
+export function driftFromJSON(
+  json: unknown,
+  where: string,
+  relativeAccuracy: number,
+  budget?: MemoryBudget,
+): Drift {
+  const state = readObject(json, where) as unknown as DriftState;
+  if (state.kind === 'numeric') return new NumericDrift(relativeAccuracy, state, where, budget);
+  if (state.kind === 'categorical') return new CategoricalDrift(state, where);
+  throw new Error(
+    `${where}.kind is ${describeValue((state as { kind: unknown }).kind)}, expected "numeric" or "categorical"`,
+  );
 }
 
 export function psiFromCounts(

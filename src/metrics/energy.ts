@@ -1,5 +1,14 @@
-import type { EnergyMethod, EnergySample } from './batch.js';
+import { energyMethods, type EnergyMethod, type EnergySample } from './batch.js';
 import type { MetricOutcome } from './metric-result.js';
+import {
+  quote,
+  readArray,
+  readCount,
+  readNonNegative,
+  readObject,
+  readText,
+  requireThat,
+} from './state-checks.js';
 
 /**
  * powerWatts = Σ joules / Σ seconds while the candidate runs.
@@ -29,8 +38,33 @@ export class EnergyAccumulator {
     private readonly gridIntensityKgPerKWh: number,
     private readonly pue: number,
     state?: EnergyState,
+    where = 'energy',
   ) {
-    if (state) this.state = { ...state, methods: [...state.methods] };
+    if (state === undefined) return;
+    const checked = readObject(state, where);
+    const methods = readArray(checked.methods, `${where}.methods`, energyMethods.length).map((method, i) => {
+      const name = readText(method, `${where}.methods[${i}]`);
+      requireThat(
+        energyMethods.includes(name as EnergyMethod),
+        `${where}.methods[${i}] is ${quote(name)}, expected one of ${energyMethods.join(', ')}`,
+      );
+      return name as EnergyMethod;
+    });
+    requireThat(new Set(methods).size === methods.length, `${where}.methods names a method twice`);
+    this.state = {
+      samples: readCount(checked.samples, `${where}.samples`),
+      joules: readNonNegative(checked.joules, `${where}.joules`),
+      inferences: readCount(checked.inferences, `${where}.inferences`),
+      seconds: readNonNegative(checked.seconds, `${where}.seconds`),
+      methods: [...methods].sort(),
+    };
+    const { samples, joules, inferences, seconds } = this.state;
+    requireThat(
+      samples > 0
+        ? seconds > 0 && methods.length > 0
+        : joules === 0 && inferences === 0 && seconds === 0 && methods.length === 0,
+      `${where}: ${samples} samples of ${joules} J, ${inferences} inferences, ${seconds} s, methods ${methods.join('+') || 'none'}`,
+    );
   }
 
   record(sample: EnergySample): void {

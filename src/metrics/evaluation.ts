@@ -11,9 +11,18 @@ import { EnergyAccumulator, type EnergyDetails, type EnergyState } from './energ
 import { LatencyAccumulator, type LatencyDetails, type LatencyState } from './latency.js';
 import { MemoryAccumulator, type MemoryState } from './memory.js';
 import type { DisabledMetric, MetricOutcome, MetricResult } from './metric-result.js';
-import { assertSameOptions, resolveOptions, type EvaluationOptions } from './options.js';
+import { assertSameOptions, readOptions, resolveOptions, type EvaluationOptions } from './options.js';
 import { decodeBatch, type DecodedBatch } from './predictions.js';
 import { SliceGroup, type FeatureDrift, type SliceGroupState } from './slice-group.js';
+import {
+  quote,
+  readArray,
+  readObject,
+  readText,
+  requireThat,
+  type MemoryBudget,
+  type StateReading,
+} from './state-checks.js';
 import type { TextColumn } from './text-column.js';
 import { ThroughputAccumulator, type ThroughputState } from './throughput.js';
 import { metricNames, type MetricName } from '../api/v1alpha1/thresholds.js';
@@ -73,6 +82,8 @@ export class EvaluationAccumulator {
   private throughput: ThroughputAccumulator;
   private memory: MemoryAccumulator;
   private energy: EnergyAccumulator;
+  /** Read from outside: what its sketches, and the merges into them, may allocate. */
+  private budget: MemoryBudget | undefined;
 
   constructor(options: Partial<EvaluationOptions> = {}) {
     this.options = resolveOptions(options);
@@ -123,7 +134,13 @@ export class EvaluationAccumulator {
     }
   }
 
-  private slice(key: string, columns: string[], state?: SliceGroupState): SliceGroup {
+  private slice(
+    key: string,
+    columns: string[],
+    state?: SliceGroupState,
+    where = `slice ${key}`,
+    reading: StateReading = {},
+  ): SliceGroup {
     let group = this.slices.get(key);
     if (group !== undefined) return group;
     const columnsKey = columns.join(' × ');
@@ -137,7 +154,10 @@ export class EvaluationAccumulator {
       throw new Error(
         `slice column ${columnsKey} has more than ${this.options.maxSliceValues} distinct values (now ${key}); slices are meant for low-cardinality columns (raise maxSliceValues if intended)`,
       );
-    group = new SliceGroup(this.options, this.options.featureDriftPerSlice, state, `slice ${key}`);
+    group = new SliceGroup(this.options, this.options.featureDriftPerSlice, state, where, {
+      ...reading,
+      budget: this.budget,
+    });
     this.slices.set(key, group);
     this.sliceColumns.set(key, columns);
     return group;
@@ -244,7 +264,13 @@ export class EvaluationAccumulator {
     };
   }
 
-  static fromJSON(json: unknown): EvaluationAccumulator {
+  /**
+   * An accumulator from its JSON, every part checked as it is read (see state-checks.ts). With
+   * `reading.expected` the state must also be one the run's spec asks for: its options exactly, its
+   * features, slice columns and crosses among the spec's. With `reading.budget` its sketches draw
+   * their bucket arrays from the budget, and so do later merges into this accumulator.
+   */
+  static fromJSON(json: unknown, reading: StateReading = {}): EvaluationAccumulator {
     const state = json as EvaluationState;
     if (typeof state !== 'object' || state === null || state.version !== 1)
       throw new Error(
@@ -262,20 +288,81 @@ export class EvaluationAccumulator {
       if (typeof state[key] !== 'object' || state[key] === null)
         throw new Error(`evaluation state: ${key} is missing or not an object`);
     }
-    const accumulator = new EvaluationAccumulator(state.options);
+    const { expected, budget } = reading;
+    const accumulator = new EvaluationAccumulator(readOptions(state.options, 'options', expected?.options));
     const options = accumulator.options;
-    accumulator.overall = new SliceGroup(options, true, state.overall, 'evaluation state overall');
-    for (const { slice, columns, state: group } of state.slices) accumulator.slice(slice, columns, group);
+    accumulator.budget = budget;
+    accumulator.overall = new SliceGroup(options, true, state.overall, 'overall', reading);
+    accumulator.readSlices(state.slices, reading);
     accumulator.latency = new LatencyAccumulator(
       options.latencyRelativeAccuracy,
       options.confidence,
       state.latency,
+      'latency',
+      budget,
     );
     accumulator.throughput = new ThroughputAccumulator(state.throughput);
     accumulator.memory = new MemoryAccumulator(state.memory);
     accumulator.energy = new EnergyAccumulator(options.gridIntensityKgPerKWh, options.pue, state.energy);
     return accumulator;
   }
+
+  /**
+   * Each slice is named after its columns (`a=x,b=y`), once; its columns are one slice column or
+   * cross (with `expected`, one the spec lists), and the slices of one column or cross count no
+   * more rows than the whole: every row is in at most one of them.
+   */
+  private readSlices(json: unknown, reading: StateReading): void {
+    const { expected } = reading;
+    const allowed = expected
+      ? new Set([...expected.sliceColumns.map((c) => [c]), ...this.options.sliceCrosses].map(columnsKey))
+      : undefined;
+    const entries = readArray(
+      json,
+      'slices',
+      allowed ? allowed.size * this.options.maxSliceValues : Number.POSITIVE_INFINITY,
+    );
+    const counted = new Map<string, { reference: number; current: number }>();
+    entries.forEach((entry, i) => {
+      const at = `slices[${i}]`;
+      const { slice, columns, state } = readObject(entry, at);
+      const name = readText(slice, `${at}.slice`);
+      const named = `${at} (${quote(name)})`;
+      const list = readArray(columns, `${at}.columns`, 3).map((c, k) => readText(c, `${at}.columns[${k}]`));
+      const key = columnsKey(list);
+      requireThat(list.length > 0, `${named}.columns is empty`);
+      if (allowed)
+        requireThat(allowed.has(key), `${named}: columns ${key} are not a slice column or cross of the spec`);
+      requireThat(sliceNameFits(name, list), `${named} is not named after its columns ${key}`);
+      requireThat(!this.slices.has(name), `${named} is listed twice`);
+      const groupState = readObject(state, `${named}.state`) as unknown as SliceGroupState;
+      const group = this.slice(name, list, groupState, named, reading);
+      const total = counted.get(key) ?? { reference: 0, current: 0 };
+      total.reference += group.rows.reference;
+      total.current += group.rows.current;
+      counted.set(key, total);
+      requireThat(
+        total.reference <= this.overall.rows.reference && total.current <= this.overall.rows.current,
+        `${named}: with it the ${key} slices count ${total.reference} reference and ${total.current} current rows, more than overall (${this.overall.rows.reference} and ${this.overall.rows.current})`,
+      );
+    });
+  }
+}
+
+function columnsKey(columns: readonly string[]): string {
+  return columns.join(' × ');
+}
+
+/** Whether `name` reads `c1=…,c2=…` for `columns` (values may themselves hold commas). */
+function sliceNameFits(name: string, columns: readonly string[]): boolean {
+  if (!name.startsWith(`${columns[0]}=`)) return false;
+  let position = columns[0]!.length + 1;
+  for (const column of columns.slice(1)) {
+    const next = name.indexOf(`,${column}=`, position);
+    if (next < 0) return false;
+    position = next + column.length + 2;
+  }
+  return true;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { LatencySamples } from './batch.js';
 import { quantileRankInterval } from './intervals.js';
 import type { MetricOutcome } from './metric-result.js';
 import { QuantileSketch, type QuantileSketchState } from './quantile-sketch.js';
+import { readObject, requireThat, type MemoryBudget } from './state-checks.js';
 
 /**
  * Latency quantiles per model from a DDSketch (relative error α, default 1%). p95LatencyMs is the
@@ -34,17 +35,32 @@ export class LatencyAccumulator {
   readonly candidate: QuantileSketch;
   readonly teacher: QuantileSketch;
 
+  /** From `state`: sketches with `relativeAccuracy`, of samples that are all ≥ 0 (as `record` takes them). */
   constructor(
     relativeAccuracy: number,
     private readonly confidence: number,
     state?: LatencyState,
+    where = 'latency',
+    budget?: MemoryBudget,
   ) {
-    this.candidate = state
-      ? QuantileSketch.fromJSON(state.candidate, 'latency')
-      : new QuantileSketch(relativeAccuracy);
-    this.teacher = state
-      ? QuantileSketch.fromJSON(state.teacher, 'latency')
-      : new QuantileSketch(relativeAccuracy);
+    if (state === undefined) {
+      this.candidate = new QuantileSketch(relativeAccuracy, budget);
+      this.teacher = new QuantileSketch(relativeAccuracy, budget);
+      return;
+    }
+    const checked = readObject(state, where);
+    const sketch = (model: 'candidate' | 'teacher') => {
+      const at = `${where}.${model}`;
+      const read = QuantileSketch.fromJSON(checked[model], at, relativeAccuracy, budget);
+      requireThat(
+        read.missing === 0,
+        `${at} has ${read.missing} missing samples; latency samples are numbers`,
+      );
+      requireThat(read.count === 0 || read.min >= 0, `${at}.min is ${read.min}; latency samples are ≥ 0`);
+      return read;
+    };
+    this.candidate = sketch('candidate');
+    this.teacher = sketch('teacher');
   }
 
   record({ model, milliseconds }: LatencySamples): void {

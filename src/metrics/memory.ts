@@ -1,5 +1,6 @@
 import type { MemoryMeasurement } from './batch.js';
 import type { MetricOutcome } from './metric-result.js';
+import { readCount, readObject, readOptionalCount, requireThat } from './state-checks.js';
 
 /**
  * memoryRatio = peak candidate bytes / peak teacher bytes (the evaluator measures resident memory,
@@ -31,8 +32,25 @@ export class MemoryAccumulator {
     teacherNonZeroParameters: null,
   };
 
-  constructor(state?: MemoryState) {
-    if (state) this.state = { ...state };
+  /**
+   * From `state`, checked: byte and parameter counts are whole numbers or null, and the two peaks
+   * the ratio divides are both measured (> 0) exactly when there are measurements.
+   */
+  constructor(state?: MemoryState, where = 'memory') {
+    if (state === undefined) return;
+    const checked = readObject(state, where);
+    this.state.measurements = readCount(checked.measurements, `${where}.measurements`);
+    for (const field of fields) this.state[field] = readOptionalCount(checked[field], `${where}.${field}`);
+    const { measurements, candidateBytes, teacherBytes } = this.state;
+    if (measurements === 0) {
+      for (const field of fields)
+        requireThat(this.state[field] === null, `${where}.${field} is set, but there are no measurements`);
+    } else {
+      requireThat(
+        candidateBytes !== null && candidateBytes > 0 && teacherBytes !== null && teacherBytes > 0,
+        `${where}: ${measurements} measurements, but candidateBytes ${candidateBytes} and teacherBytes ${teacherBytes} (both must be > 0)`,
+      );
+    }
   }
 
   record(measurement: MemoryMeasurement): void {
@@ -90,7 +108,7 @@ function larger(a: number | null, b: number | null): number | null {
   return Math.max(a, b);
 }
 
-function byteSize(bytes: number): string {
+export function byteSize(bytes: number): string {
   if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
   if (bytes >= 2 ** 10) return `${(bytes / 2 ** 10).toFixed(1)} KiB`;
   return `${bytes} B`;

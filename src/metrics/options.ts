@@ -54,6 +54,27 @@ export function resolveOptions(options: Partial<EvaluationOptions>): EvaluationO
     if (value !== undefined) (resolved as unknown as Record<string, unknown>)[key] = value;
   }
   const problems: string[] = [];
+  // Types first: comparisons alone would take the string "0.5" for a number.
+  for (const [key, fallback] of Object.entries(defaultEvaluationOptions)) {
+    const value = (resolved as unknown as Record<string, unknown>)[key];
+    const wrong = Array.isArray(fallback)
+      ? !Array.isArray(value)
+      : typeof value !== typeof fallback || (typeof value === 'number' && !Number.isFinite(value));
+    if (wrong) problems.push(`${key} must be ${describeType(fallback)}, got ${JSON.stringify(value)}`);
+  }
+  if (
+    resolved.positiveClass !== undefined &&
+    !(Number.isInteger(resolved.positiveClass) && resolved.positiveClass >= 0)
+  )
+    problems.push(
+      `positiveClass must be a class index (an integer ≥ 0), got ${JSON.stringify(resolved.positiveClass)}`,
+    );
+  if (
+    resolved.decisionThreshold !== undefined &&
+    !(typeof resolved.decisionThreshold === 'number' && Number.isFinite(resolved.decisionThreshold))
+  )
+    problems.push(`decisionThreshold must be a number, got ${JSON.stringify(resolved.decisionThreshold)}`);
+  if (problems.length > 0) throw new Error(`evaluation options: ${problems.join('; ')}`);
   if (resolved.task !== 'classification' && resolved.task !== 'regression')
     problems.push(`task must be classification or regression, got ${String(resolved.task)}`);
   if (!Number.isInteger(resolved.psiBins) || resolved.psiBins < 2)
@@ -74,11 +95,45 @@ export function resolveOptions(options: Partial<EvaluationOptions>): EvaluationO
     problems.push(`gridIntensityKgPerKWh must be ≥ 0, got ${resolved.gridIntensityKgPerKWh}`);
   if (!(resolved.pue >= 1)) problems.push(`pue must be ≥ 1, got ${resolved.pue}`);
   for (const cross of resolved.sliceCrosses) {
-    if (!Array.isArray(cross) || cross.length < 2)
+    if (!Array.isArray(cross) || cross.length < 2 || !cross.every((column) => typeof column === 'string'))
       problems.push(`each slice cross needs at least two slice columns, got ${JSON.stringify(cross)}`);
   }
   if (problems.length > 0) throw new Error(`evaluation options: ${problems.join('; ')}`);
   return resolved;
+}
+
+function describeType(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'number' ? 'a finite number' : `a ${typeof value}`;
+}
+
+/** Every option a state may carry: the defaults' keys and the two without a default. */
+const optionKeys = new Set([...Object.keys(defaultEvaluationOptions), 'positiveClass', 'decisionThreshold']);
+
+/**
+ * The options of a state read from outside. With `expected`, they must be exactly those: a shard
+ * that ran with other options (more bins, another confidence, other crosses) measured something
+ * other than what the spec asks for.
+ */
+export function readOptions(json: unknown, where: string, expected?: EvaluationOptions): EvaluationOptions {
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new Error(`${where} is not an object of evaluation options`);
+  const options = json as Record<string, unknown>;
+  for (const key of Object.keys(options))
+    if (!optionKeys.has(key))
+      throw new Error(`${where} has an unknown option ${JSON.stringify(key.slice(0, 60))}`);
+  if (expected) {
+    const wanted = expected as unknown as Record<string, unknown>;
+    for (const key of optionKeys) {
+      const actual = JSON.stringify(options[key]);
+      const spec = JSON.stringify(wanted[key]);
+      if (actual !== spec)
+        throw new Error(
+          `${where}.${key} is ${(actual ?? 'unset').slice(0, 200)}, expected ${spec ?? 'unset'} (from the run's spec)`,
+        );
+    }
+  }
+  return resolveOptions(options as Partial<EvaluationOptions>);
 }
 
 /** Accumulators built with different options cannot be merged: their numbers mean different things. */

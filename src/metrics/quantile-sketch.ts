@@ -1,4 +1,5 @@
-import { decodeKeyedCounts, encodeKeyedCounts, type KeyedCount } from './compact-counts.js';
+import { decodeKeyedCounts, encodeKeyedCounts, type KeyedCount, type KeyRange } from './compact-counts.js';
+import { readCount, readNumber, readObject, requireThat, type MemoryBudget } from './state-checks.js';
 
 /**
  * DDSketch (Masson, Rim & Lee, VLDB 2019): values are counted in logarithmic buckets
@@ -37,6 +38,8 @@ class BucketStore {
   counts = new Float64Array(0);
   offset = 0;
 
+  constructor(private readonly budget?: MemoryBudget) {}
+
   add(key: number, amount: number): void {
     let index = key - this.offset;
     if (index < 0 || index >= this.counts.length) {
@@ -48,13 +51,16 @@ class BucketStore {
 
   private grow(key: number): void {
     if (this.counts.length === 0) {
+      this.budget?.charge(64 * 8, 'sketch buckets');
       this.counts = new Float64Array(64);
       this.offset = key - 32;
       return;
     }
     const low = Math.min(this.offset, key - 16);
     const high = Math.max(this.offset + this.counts.length, key + 17);
-    const grown = new Float64Array(Math.max(high - low, this.counts.length * 2));
+    const size = Math.max(high - low, this.counts.length * 2);
+    this.budget?.charge((size - this.counts.length) * 8, 'sketch buckets');
+    const grown = new Float64Array(size);
     grown.set(this.counts, this.offset - low);
     this.counts = grown;
     this.offset = low;
@@ -74,8 +80,8 @@ export class QuantileSketch {
   readonly relativeAccuracy: number;
   private readonly gamma: number;
   private readonly inverseLogGamma: number;
-  private readonly positive = new BucketStore();
-  private readonly negative = new BucketStore();
+  private readonly positive: BucketStore;
+  private readonly negative: BucketStore;
   count = 0;
   missing = 0;
   zero = 0;
@@ -83,12 +89,15 @@ export class QuantileSketch {
   max = -Infinity;
   sum = 0;
 
-  constructor(relativeAccuracy: number) {
+  /** With a budget, the bucket arrays (also those grown by merges into this sketch) are charged to it. */
+  constructor(relativeAccuracy: number, budget?: MemoryBudget) {
     if (!(relativeAccuracy > 0 && relativeAccuracy < 1))
       throw new Error(`quantile sketch: relative accuracy must be in (0, 1), got ${relativeAccuracy}`);
     this.relativeAccuracy = relativeAccuracy;
     this.gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy);
     this.inverseLogGamma = 1 / Math.log(this.gamma);
+    this.positive = new BucketStore(budget);
+    this.negative = new BucketStore(budget);
   }
 
   add(value: number): void {
@@ -159,6 +168,21 @@ export class QuantileSketch {
   /** The bucket key a value falls in: what `buckets()` and the oracle tests agree on. */
   keyOf(value: number): number {
     return Math.ceil(Math.log(Math.abs(value)) * this.inverseLogGamma);
+  }
+
+  /** The keys of finite values beyond ±1e-9, with one key of slack either side for rounding. */
+  private keyRange(): KeyRange {
+    return {
+      lowest: this.keyOf(zeroWidth) - 1,
+      highest: this.keyOf(Number.MAX_VALUE) + 1,
+    };
+  }
+
+  /** The `order` of the bucket `value` falls in, as `buckets()` numbers them. */
+  private orderOf(value: number): number {
+    if (value > zeroWidth) return this.keyOf(value) + orderShift;
+    if (value < -zeroWidth) return -(this.keyOf(value) + orderShift);
+    return 0;
   }
 
   merge(other: QuantileSketch): void {
@@ -236,19 +260,84 @@ export class QuantileSketch {
     };
   }
 
-  static fromJSON(state: QuantileSketchState, where = 'quantile sketch'): QuantileSketch {
-    const sketch = new QuantileSketch(state.relativeAccuracy);
-    sketch.count = state.count;
-    sketch.missing = state.missing;
-    sketch.zero = state.zero;
-    sketch.min = state.min ?? Infinity;
-    sketch.max = state.max ?? -Infinity;
-    sketch.sum = state.sum;
-    for (const { key, count } of decodeKeyedCounts(state.positive.firstKey, state.positive.packed, where))
-      sketch.positive.add(key, count);
-    for (const { key, count } of decodeKeyedCounts(state.negative.firstKey, state.negative.packed, where))
-      sketch.negative.add(key, count);
+  /**
+   * A sketch from its JSON, checked: its counts add up, min and max lie in its outermost buckets
+   * and the sum between count × min and count × max (up to rounding). `relativeAccuracy` is the
+   * one the options give; a state built with another is refused.
+   */
+  static fromJSON(
+    json: unknown,
+    where = 'quantile sketch',
+    relativeAccuracy?: number,
+    budget?: MemoryBudget,
+  ): QuantileSketch {
+    const state = readObject(json, where);
+    const accuracy = readNumber(state.relativeAccuracy, `${where}.relativeAccuracy`);
+    if (relativeAccuracy !== undefined && accuracy !== relativeAccuracy)
+      throw new Error(
+        `${where}.relativeAccuracy is ${accuracy}, expected ${relativeAccuracy} (from the options)`,
+      );
+    // Below 1e-4 bucket orders could collide (see orderShift).
+    if (!(accuracy >= 1e-4 && accuracy < 1))
+      throw new Error(`${where}.relativeAccuracy is ${accuracy}, expected a number in [0.0001, 1)`);
+    const sketch = new QuantileSketch(accuracy, budget);
+    sketch.count = readCount(state.count, `${where}.count`);
+    sketch.missing = readCount(state.missing, `${where}.missing`);
+    sketch.zero = readCount(state.zero, `${where}.zero`);
+    sketch.sum = readNumber(state.sum, `${where}.sum`);
+    if (sketch.count === 0) {
+      requireThat(
+        state.min === null && state.max === null && sketch.sum === 0,
+        `${where}: a sketch with count 0 has min and max null and sum 0`,
+      );
+    } else {
+      sketch.min = readNumber(state.min, `${where}.min`);
+      sketch.max = readNumber(state.max, `${where}.max`);
+      requireThat(sketch.min <= sketch.max, `${where}: min ${sketch.min} is above max ${sketch.max}`);
+    }
+    const keys = sketch.keyRange();
+    let total = sketch.zero;
+    for (const side of ['positive', 'negative'] as const) {
+      const at = `${where}.${side}`;
+      const packed = readObject(state[side], at);
+      const store = side === 'positive' ? sketch.positive : sketch.negative;
+      for (const { key, count } of decodeKeyedCounts(
+        packed.firstKey as number,
+        packed.packed as string,
+        at,
+        keys,
+      )) {
+        total += count;
+        requireThat(total <= sketch.count, `${where}: its buckets count more than count (${sketch.count})`);
+        store.add(key, count);
+      }
+    }
+    requireThat(
+      total === sketch.count,
+      `${where}: zero and the buckets count ${total}, expected count (${sketch.count})`,
+    );
+    if (sketch.count > 0) sketch.checkExtremes(where);
     return sketch;
+  }
+
+  private checkExtremes(where: string): void {
+    const buckets = this.buckets();
+    requireThat(
+      Math.abs(this.orderOf(this.min) - buckets[0]!.order) <= 1,
+      `${where}: min ${this.min} is not in its lowest bucket`,
+    );
+    requireThat(
+      Math.abs(this.orderOf(this.max) - buckets[buckets.length - 1]!.order) <= 1,
+      `${where}: max ${this.max} is not in its highest bucket`,
+    );
+    const scale = this.count * Math.max(Math.abs(this.min), Math.abs(this.max));
+    if (!Number.isFinite(scale)) return;
+    // Summing n values rounds by at most n·ε of the sum of their magnitudes.
+    const slack = this.count * Number.EPSILON * scale;
+    requireThat(
+      this.sum >= this.count * this.min - slack && this.sum <= this.count * this.max + slack,
+      `${where}: sum ${this.sum} is outside count × [min, max] = [${this.count * this.min}, ${this.count * this.max}]`,
+    );
   }
 }
 

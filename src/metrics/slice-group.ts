@@ -11,6 +11,17 @@ import {
 import type { DisabledMetric, MetricOutcome, MetricResult } from './metric-result.js';
 import type { EvaluationOptions } from './options.js';
 import type { DecodedBatch } from './predictions.js';
+import {
+  maxClasses,
+  quote,
+  readArray,
+  readCount,
+  readObject,
+  readText,
+  requireThat,
+  type MemoryBudget,
+  type StateReading,
+} from './state-checks.js';
 
 /**
  * The row-based metrics of one population: the whole data, or one slice of it. Latency,
@@ -39,25 +50,99 @@ export class SliceGroup {
   fairness: DemographicParityAccumulator;
   predictions: Drift | undefined;
   readonly features = new Map<string, Drift>();
+  private readonly budget: MemoryBudget | undefined;
 
+  /**
+   * From `state`, checked: each part on its own, then against the group's rows (accuracy counts
+   * every current row, the predictions every row, a feature at most every row) and against what
+   * `reading.expected` allows (the spec's features, fairness only with a sensitive attribute).
+   */
   constructor(
     private readonly options: EvaluationOptions,
     private readonly withFeatures: boolean,
     state?: SliceGroupState,
     where = 'slice group',
+    reading: StateReading = {},
   ) {
-    this.accuracy = state
-      ? AccuracyDropAccumulator.fromJSON(state.accuracy, options)
-      : new AccuracyDropAccumulator(options);
-    this.fairness = state
-      ? DemographicParityAccumulator.fromJSON(state.fairness, options)
-      : new DemographicParityAccumulator(options);
-    if (state) {
-      this.rows = { reference: state.rows.reference, current: state.rows.current };
-      if (state.predictions) this.predictions = driftFromJSON(state.predictions, `${where} predictions`);
-      for (const [feature, drift] of state.features)
-        this.features.set(feature, driftFromJSON(drift, `${where} feature ${feature}`));
+    this.budget = reading.budget;
+    if (state === undefined) {
+      this.accuracy = new AccuracyDropAccumulator(options);
+      this.fairness = new DemographicParityAccumulator(options);
+      return;
     }
+    const checked = readObject(state, where);
+    const rows = readObject(checked.rows, `${where}.rows`);
+    this.rows = {
+      reference: readCount(rows.reference, `${where}.rows.reference`),
+      current: readCount(rows.current, `${where}.rows.current`),
+    };
+    this.accuracy = AccuracyDropAccumulator.fromJSON(checked.accuracy, options, `${where}.accuracy`);
+    requireThat(
+      this.accuracy.rows === this.rows.current,
+      `${where}.accuracy.rows is ${this.accuracy.rows}, expected rows.current (${this.rows.current})`,
+    );
+    this.fairness = DemographicParityAccumulator.fromJSON(checked.fairness, options, `${where}.fairness`);
+    requireThat(
+      this.fairness.rows <= this.rows.current,
+      `${where}.fairness: its groups hold ${this.fairness.rows} rows, more than rows.current (${this.rows.current})`,
+    );
+    if (reading.expected && !reading.expected.sensitiveAttribute)
+      requireThat(
+        this.fairness.rows === 0,
+        `${where}.fairness has groups, but the spec names no sensitiveAttribute`,
+      );
+    if (checked.predictions !== null) this.readPredictions(checked.predictions, `${where}.predictions`);
+    const predicted = this.predictions?.rows() ?? { reference: 0, current: 0 };
+    requireThat(
+      predicted.reference === this.rows.reference && predicted.current === this.rows.current,
+      `${where}.predictions count ${predicted.reference} reference and ${predicted.current} current rows, expected rows (${this.rows.reference} and ${this.rows.current})`,
+    );
+    this.readFeatures(checked.features, `${where}.features`, reading);
+  }
+
+  private readPredictions(state: unknown, where: string): void {
+    const predictions = driftFromJSON(state, where, this.options.featureRelativeAccuracy, this.budget);
+    if (predictions instanceof CategoricalDrift) {
+      requireThat(
+        this.options.task === 'classification',
+        `${where} are classes, but the task is ${this.options.task}`,
+      );
+      for (const category of predictions.counts.keys())
+        requireThat(
+          /^(0|[1-9][0-9]{0,3})$/.test(category) && Number(category) < maxClasses,
+          `${where}: category ${quote(category)} is not a class index below ${maxClasses}`,
+        );
+    }
+    this.predictions = predictions;
+  }
+
+  private readFeatures(state: unknown, where: string, { expected }: StateReading): void {
+    const entries = readArray(state, where, expected ? expected.features.length : Infinity);
+    requireThat(
+      this.withFeatures || entries.length === 0,
+      `${where} has ${entries.length} entries, but this group keeps no feature drift (featureDriftPerSlice is off)`,
+    );
+    entries.forEach((entry, i) => {
+      const [name, drift] = readArray(entry, `${where}[${i}]`, 2);
+      const feature = readText(name, `${where}[${i}][0]`);
+      const at = `${where}[${quote(feature)}]`;
+      requireThat(!this.features.has(feature), `${at} is listed twice`);
+      if (expected) {
+        requireThat(expected.features.includes(feature), `${at} is not one of the spec's data.features`);
+      }
+      const read = driftFromJSON(drift, at, this.options.featureRelativeAccuracy, this.budget);
+      if (expected?.categoricalFeatures.includes(feature))
+        requireThat(
+          read.kind === 'categorical',
+          `${at} is numeric, but the spec lists it in categoricalFeatures`,
+        );
+      const counted = read.rows();
+      requireThat(
+        counted.reference <= this.rows.reference && counted.current <= this.rows.current,
+        `${at} counts ${counted.reference} reference and ${counted.current} current rows, more than the group's ${this.rows.reference} and ${this.rows.current}`,
+      );
+      this.features.set(feature, read);
+    });
   }
 
   update(decoded: DecodedBatch, indices?: Int32Array): void {
@@ -85,7 +170,12 @@ export class SliceGroup {
     const dataset = batch.dataset;
     if (batch.outputWidth === 1) {
       if (this.predictions === undefined)
-        this.predictions = new NumericDrift(this.options.featureRelativeAccuracy);
+        this.predictions = new NumericDrift(
+          this.options.featureRelativeAccuracy,
+          undefined,
+          undefined,
+          this.budget,
+        );
       if (!(this.predictions instanceof NumericDrift))
         throw new Error(`${dataset} batch: outputWidth 1, but earlier batches had several classes`);
       const sketch = this.predictions.sketchFor(dataset);
@@ -110,7 +200,9 @@ export class SliceGroup {
     let drift = this.features.get(feature);
     if (drift === undefined) {
       drift =
-        kind === 'numeric' ? new NumericDrift(this.options.featureRelativeAccuracy) : new CategoricalDrift();
+        kind === 'numeric'
+          ? new NumericDrift(this.options.featureRelativeAccuracy, undefined, undefined, this.budget)
+          : new CategoricalDrift();
       this.features.set(feature, drift);
     } else if (drift.kind !== kind) {
       throw new Error(`feature ${feature} is ${kind} in this batch but was ${drift.kind} before`);
@@ -124,14 +216,18 @@ export class SliceGroup {
     this.accuracy.merge(other.accuracy);
     this.fairness.merge(other.fairness);
     if (other.predictions) {
-      if (this.predictions === undefined) this.predictions = cloneDrift(other.predictions);
+      if (this.predictions === undefined) this.predictions = this.clone(other.predictions);
       else mergeDrift(this.predictions, other.predictions, predictionDriftName);
     }
     for (const [feature, drift] of other.features) {
       const ours = this.features.get(feature);
-      if (ours === undefined) this.features.set(feature, cloneDrift(drift));
+      if (ours === undefined) this.features.set(feature, this.clone(drift));
       else mergeDrift(ours, drift, feature);
     }
+  }
+
+  private clone(drift: Drift): Drift {
+    return driftFromJSON(drift.toJSON(), 'drift', this.options.featureRelativeAccuracy, this.budget);
   }
 
   driftResults(): FeatureDrift[] {
@@ -186,10 +282,6 @@ export class SliceGroup {
       features: [...this.features].map(([feature, drift]): [string, DriftState] => [feature, drift.toJSON()]),
     };
   }
-}
-
-function cloneDrift(drift: Drift): Drift {
-  return driftFromJSON(drift.toJSON(), 'drift');
 }
 
 function mergeDrift(ours: Drift, theirs: Drift, name: string): void {

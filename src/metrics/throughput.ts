@@ -1,5 +1,6 @@
 import type { ThroughputRun } from './batch.js';
 import type { MetricOutcome } from './metric-result.js';
+import { readCount, readNonNegative, readObject, requireThat } from './state-checks.js';
 
 /**
  * throughputQps = Σ inferences / Σ seconds over all sustained runs (of every shard): the
@@ -15,8 +16,20 @@ export interface ThroughputState {
 export class ThroughputAccumulator {
   private state: ThroughputState = { runs: 0, inferences: 0, seconds: 0 };
 
-  constructor(state?: ThroughputState) {
-    if (state) this.state = { runs: state.runs, inferences: state.inferences, seconds: state.seconds };
+  /** From `state`, checked: counts, and seconds > 0 once there is a run (each run takes time). */
+  constructor(state?: ThroughputState, where = 'throughput') {
+    if (state === undefined) return;
+    const checked = readObject(state, where);
+    this.state = {
+      runs: readCount(checked.runs, `${where}.runs`),
+      inferences: readCount(checked.inferences, `${where}.inferences`),
+      seconds: readNonNegative(checked.seconds, `${where}.seconds`),
+    };
+    const { runs, inferences, seconds } = this.state;
+    requireThat(
+      runs > 0 ? seconds > 0 : inferences === 0 && seconds === 0,
+      `${where}: ${runs} runs with ${inferences} inferences in ${seconds} s`,
+    );
   }
 
   record(run: ThroughputRun): void {

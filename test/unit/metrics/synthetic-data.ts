@@ -1,4 +1,8 @@
-import type { EvaluationBatch } from '../../../src/metrics/index.js';
+import {
+  EvaluationAccumulator,
+  type EvaluationBatch,
+  type EvaluationOptions,
+} from '../../../src/metrics/index.js';
 import { textColumn, type TextColumn } from '../../../src/metrics/text-column.js';
 import { gaussian, seededRandom } from '../../../scripts/fixtures/random.js';
 
@@ -89,4 +93,74 @@ export function sliceBatch(batch: EvaluationBatch, start: number, end: number): 
   if (batch.labels) part.labels = pick(batch.labels);
   if (batch.sensitive) part.sensitive = pickText(batch.sensitive);
   return part;
+}
+
+/** The columns of the penguins fixture spec (test/unit/evaluator/fixture-specs.ts). */
+export const penguinsColumns = {
+  numeric: ['Beak Length (mm)', 'Beak Depth (mm)', 'Flipper Length (mm)', 'Body Mass (g)'],
+  islands: ['Biscoe', 'Dream', 'Torgersen'],
+  sexes: ['FEMALE', 'MALE'],
+  classes: 3,
+};
+
+/**
+ * A batch as the evaluator hands the metrics for the penguins fixture spec: four numeric
+ * features (times `featureScale`), Island as a categorical feature and as the slice, Sex as the
+ * sensitive attribute, three classes. Its states are what that spec's checks accept.
+ */
+export function penguinsBatch(options: {
+  dataset: 'reference' | 'current';
+  rows: number;
+  seed: number;
+  featureScale?: number;
+}): EvaluationBatch {
+  const random = seededRandom(options.seed);
+  const { rows } = options;
+  const width = penguinsColumns.classes;
+  const scale = options.featureScale ?? 1;
+  const numericFeatures = Object.fromEntries(
+    penguinsColumns.numeric.map((name, f) => [
+      name,
+      Float64Array.from({ length: rows }, () => scale * (10 + f * 20) * Math.exp(0.2 * gaussian(random))),
+    ]),
+  );
+  const pick = (values: string[]) =>
+    textColumn(Array.from({ length: rows }, () => values[Math.floor(random() * values.length)]!));
+  const island = pick(penguinsColumns.islands);
+  const teacher = Float32Array.from({ length: rows * width }, () => random());
+  const candidate = teacher.map((score) => score + 0.3 * gaussian(random));
+  return {
+    dataset: options.dataset,
+    rows,
+    numericFeatures,
+    categoricalFeatures: { Island: island },
+    teacherScores: teacher,
+    candidateScores: candidate,
+    outputWidth: width,
+    labels: Float64Array.from({ length: rows }, () => Math.floor(random() * width)),
+    sensitive: pick(penguinsColumns.sexes),
+    slices: { Island: island },
+  };
+}
+
+/** One shard's accumulator over penguins batches (`rows` per dataset), with every measurement. */
+export function penguinsAccumulator(
+  options: Partial<EvaluationOptions>,
+  seed: number,
+  { rows = 60, featureScale = 1 }: { rows?: number; featureScale?: number } = {},
+): EvaluationAccumulator {
+  const accumulator = new EvaluationAccumulator(options);
+  accumulator.update(penguinsBatch({ dataset: 'reference', rows, seed, featureScale }));
+  accumulator.update(penguinsBatch({ dataset: 'current', rows, seed: seed + 1, featureScale }));
+  accumulator.recordLatency({ model: 'candidate', milliseconds: [3, 4.5, 5 + (seed % 7)] });
+  accumulator.recordLatency({ model: 'teacher', milliseconds: [6, 7, 9] });
+  accumulator.recordThroughput({ inferences: 1000 + seed, seconds: 1.5 });
+  accumulator.recordMemory({
+    candidateBytes: 1000,
+    teacherBytes: 3000,
+    candidateNonZeroParameters: 250,
+    teacherNonZeroParameters: 750,
+  });
+  accumulator.recordEnergy({ joules: 5, inferences: 1000, seconds: 1.5, method: 'estimate' });
+  return accumulator;
 }
