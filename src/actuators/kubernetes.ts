@@ -20,3 +20,22 @@ function safeParse(text: string): unknown {
     return text;
   }
 }
+
+function statusCode(error: unknown): number | undefined {
+  return (error as { code?: number }).code;
+}
+
+/** 409: the object exists already (a create), or was changed since it was read (an update). */
+export const isConflict = (error: unknown) => statusCode(error) === 409;
+export const isNotFound = (error: unknown) => statusCode(error) === 404;
+/** 422: the API server's schema or CEL rules refused the object. */
+export const isInvalid = (error: unknown) => statusCode(error) === 422;
+
+/** For creates that may find the object already there (a deterministic name, a repeated reconcile). */
+export function ignoreConflict(error: unknown): void {
+  if (!isConflict(error)) throw error;
+}
+
+export function ignoreNotFound(error: unknown): void {
+  if (!isNotFound(error)) throw error;
+}

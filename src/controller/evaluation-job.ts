@@ -1,6 +1,7 @@
 import type { V1Job, V1OwnerReference, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { EvaluationRun, PrunedModelEvaluation } from '../api/v1alpha1/index.js';
 import { apiVersion, evaluationRunNames } from '../api/v1alpha1/index.js';
+import { egressPolicyEnv, encodeEgressPolicy, type EgressPolicy } from '../security/egress.js';
 
 export const labels = {
   evaluation: 'pruneguard.io/evaluation',
@@ -18,7 +19,10 @@ const gpuNodeLabel = 'nvidia.com/gpu.present';
 export interface EvaluationJobOptions {
   /** The evaluator image when the evaluation does not name one (the operator's own image). */
   defaultImage: string;
+  /** The run's own ServiceAccount (evaluator-access.ts), or the evaluation's when the operator allows one. */
   serviceAccountName: string;
+  /** Where the evaluator may read models and data from; it checks every connection against it. */
+  egress: EgressPolicy;
 }
 
 /** The sources an evaluation reads, in the order the evaluator opens them. */
@@ -131,7 +135,7 @@ export function evaluationJob(run: EvaluationRun, options: EvaluationJobOptions)
         metadata: { labels: podLabels },
         spec: {
           restartPolicy: 'Never',
-          serviceAccountName: runtime.serviceAccountName ?? options.serviceAccountName,
+          serviceAccountName: options.serviceAccountName,
           ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector } : {}),
           ...(tolerations.length > 0 ? { tolerations } : {}),
           ...(runtime.affinity ? { affinity: runtime.affinity as never } : {}),
@@ -151,8 +155,9 @@ export function evaluationJob(run: EvaluationRun, options: EvaluationJobOptions)
                 ...(runtime.resources?.requests ? { requests: quantities(runtime.resources.requests) } : {}),
                 ...(Object.keys(limits).length > 0 ? { limits } : {}),
               },
-              // onnxruntime would size its thread pool to the node's cores, not the pod's CPU limit.
               env: [
+                { name: egressPolicyEnv, value: encodeEgressPolicy(options.egress) },
+                // onnxruntime would size its thread pool to the node's cores, not the pod's CPU limit.
                 {
                   name: 'PRUNEGUARD_INTRA_OP_THREADS',
                   valueFrom: {

@@ -16,7 +16,13 @@ import {
   type ActionOutcome,
   type PlannedAction,
 } from '../actuators/index.js';
-import { mergePatch, errorStatus } from '../actuators/kubernetes.js';
+import {
+  errorStatus,
+  ignoreConflict,
+  ignoreNotFound,
+  isInvalid,
+  mergePatch,
+} from '../actuators/kubernetes.js';
 import {
   apiVersion,
   evaluationRunNames,
@@ -33,26 +39,29 @@ import {
   type RunTrigger,
   type Verdict,
 } from '../api/v1alpha1/index.js';
+import { stateDigest } from '../evaluator/shard-status.js';
+import type { ShardStateLimits } from '../evaluator/shard-state.js';
 import { applyHysteresis } from '../grading/index.js';
 import type { OperatorMetrics } from '../telemetry/operator-metrics.js';
 import { setCondition, type ConditionUpdate } from './conditions.js';
 import { scheduledAtAnnotation, whenDue } from './due.js';
 import { evaluationJob, labels, ownerReference } from './evaluation-job.js';
+import { evaluatorAccess } from './evaluator-access.js';
 import type { EventRecorder } from './events.js';
-import { gradeRun } from './grade-run.js';
+import { gradeRun, RejectedShardResults } from './grade-run.js';
 import type { ResourceInformer } from './informer.js';
 import { runOutcome, type RunOutcome } from './run-outcome.js';
+import { specRefusal, type SpecPolicy } from './spec-admission.js';
 
 export const finalizer = 'pruneguard.io/cleanup';
 export const sequenceLabel = 'pruneguard.io/sequence';
 const maxActionsKept = 50;
 
-export interface ReconcilerOptions {
-  evaluatorImage: string;
-  /** ServiceAccount (created per namespace) whose RoleBinding grants only what the evaluator needs. */
-  evaluatorServiceAccount: string;
-  /** ClusterRole the evaluator's RoleBinding refers to (shipped with the chart). */
-  evaluatorClusterRole: string;
+export interface ReconcilerOptions extends SpecPolicy {
+  /** Permission-less ServiceAccount, created per namespace, that retraining Jobs run as. */
+  retrainingServiceAccount: string;
+  /** Caps on what one shard may write before anything is decoded. */
+  shardStateLimits: ShardStateLimits;
   /** How long a finished Job may wait for its shards' results to show up before the run fails. */
   resultsGraceMs: number;
 }
@@ -78,14 +87,32 @@ export interface ReconcileResult {
 
 const terminal = new Set(['Succeeded', 'Failed']);
 
+/** What a finished run amounts to, decided before anything is written or done. */
+interface Conclusion {
+  /** Recorded first: nothing acts on a verdict the API server has not accepted. */
+  verdictStatus: Partial<PrunedModelEvaluationStatus>;
+  /** The verdict the actions and the retraining webhook are told about. */
+  verdict: Verdict;
+  planned: PlannedAction[];
+  /** Recorded with the actions' outcome; its lastRun closes the run. */
+  closingStatus: Partial<PrunedModelEvaluationStatus>;
+  /** The conditions to close with, before EvaluationFailed says how the actions went. */
+  conditions: PrunedModelEvaluationStatus['conditions'];
+  failure?: Extract<RunOutcome, { state: 'failed' }>;
+  event: { type: 'Normal' | 'Warning'; reason: string; message: string };
+}
+
 /**
  * reconcile(namespace/name) for one PrunedModelEvaluation: level-triggered and idempotent. It
  * reads the world from the informer caches, makes at most one step of progress (start a run,
  * follow it, grade it, act on it), and writes everything it decides into the API, so that any
  * replica can pick up where another stopped.
+ *
+ * Whether a run is over is the operator's own record, status.lastRun of the evaluation, which
+ * nobody else can write: an evaluation pod can write its run's status, so status.phase there is
+ * for people, never an input.
  */
 export class EvaluationReconciler {
-  private readonly rbacReady = new Set<string>();
   /**
    * The status this reconcile wrote, per evaluation key (the work queue never reconciles one key
    * twice at once). The series are exported from it as soon as it is written, and again at the end
@@ -93,6 +120,11 @@ export class EvaluationReconciler {
    * a reconcile behind what the status says.
    */
   private readonly statusWritten = new Map<string, PrunedModelEvaluationStatus>();
+  /**
+   * The highest run sequence this process closed, per evaluation uid: the evaluations cache may
+   * not have our own status write yet when the run's next event arrives.
+   */
+  private readonly closedThrough = new Map<string, number>();
 
   constructor(
     private readonly clients: Clients,
@@ -121,12 +153,15 @@ export class EvaluationReconciler {
     }
 
     const runs = this.runsOf(evaluation);
-    const active = runs.find((run) => !terminal.has(run.status?.phase ?? 'Pending'));
+    const active = runs.find((run) => !this.isClosed(evaluation, run));
     let result: ReconcileResult;
     if (active) {
       result = await this.followRun(evaluation, active, log);
     } else {
-      result = await this.startRunIfDue(evaluation, runs, log);
+      const refusal = specRefusal(evaluation, this.options);
+      result = refusal
+        ? await this.refuseSpec(evaluation, refusal, log)
+        : await this.startRunIfDue(evaluation, runs, log);
     }
     await this.collectGarbage(evaluation, runs);
     const status = this.statusWritten.get(key) ?? evaluation.status;
@@ -140,6 +175,35 @@ export class EvaluationReconciler {
       .list(evaluation.metadata.namespace)
       .filter((run) => run.metadata.labels?.[labels.evaluation] === evaluation.metadata.name)
       .sort((a, b) => sequenceOf(a) - sequenceOf(b));
+  }
+
+  private isClosed(evaluation: PrunedModelEvaluation, run: EvaluationRun): boolean {
+    const sequence = sequenceOf(run);
+    if (sequence <= (this.closedThrough.get(evaluation.metadata.uid!) ?? 0)) return true;
+    const last = evaluation.status?.lastRun;
+    return (
+      sequence < lastRunSequence(evaluation) ||
+      (last !== undefined && last.name === run.metadata.name && last.completedAt !== undefined)
+    );
+  }
+
+  /** The spec asks for more than the operator's configuration allows: nothing starts, and the condition says why. */
+  private async refuseSpec(
+    evaluation: PrunedModelEvaluation,
+    refusal: string,
+    log: Logger,
+  ): Promise<ReconcileResult> {
+    const changed = await this.writeCondition(evaluation, {
+      type: 'Ready',
+      status: 'False',
+      reason: 'SpecRefused',
+      message: refusal.slice(0, 32_768),
+    });
+    if (changed) {
+      log.warn({ refusal }, 'evaluation refused');
+      await this.events.record(evaluation, 'Warning', 'SpecRefused', refusal);
+    }
+    return {};
   }
 
   private async startRunIfDue(
@@ -159,7 +223,7 @@ export class EvaluationReconciler {
     const sequence = Math.max(0, ...runs.map(sequenceOf), lastRunSequence(evaluation)) + 1;
     const run = await this.createRun(evaluation, sequence, due.trigger, now);
     if (!run) return { requeueAfterMs: 1000 };
-    await this.createJob(evaluation, run);
+    await this.createJob(run);
     log.info({ run: run.metadata.name, trigger: due.trigger }, 'started evaluation run');
     await this.events.record(
       evaluation,
@@ -209,54 +273,50 @@ export class EvaluationReconciler {
       })) as EvaluationRun;
     } catch (error) {
       // A deterministic name makes a stale cache harmless: the run exists and the next reconcile sees it.
-      if ((error as { code?: number }).code === 409) return undefined;
-      // The namespace is being deleted, and the evaluation with it: nothing to start.
-      if (errorStatus(error).includes('because it is being terminated')) return undefined;
-      throw error;
+      ignoreConflict(error);
+      return undefined;
     }
   }
 
-  /** The run's Job, after the namespace's evaluator ServiceAccount it runs as. */
-  private async createJob(evaluation: PrunedModelEvaluation, run: EvaluationRun): Promise<void> {
-    await this.ensureEvaluatorAccess(evaluation);
+  /** The run's Job, after the identity its pods run as. */
+  private async createJob(run: EvaluationRun): Promise<void> {
+    const serviceAccountName = await this.grantEvaluatorAccess(run);
     const job = evaluationJob(run, {
       defaultImage: this.options.evaluatorImage,
-      serviceAccountName: this.options.evaluatorServiceAccount,
+      serviceAccountName,
+      egress: this.options.egress,
     });
-    try {
-      await this.clients.batch.createNamespacedJob({ namespace: run.metadata.namespace!, body: job });
-    } catch (error) {
-      if ((error as { code?: number }).code !== 409) throw error;
-    }
+    await this.clients.batch
+      .createNamespacedJob({ namespace: run.metadata.namespace!, body: job })
+      .catch(ignoreConflict);
   }
 
-  /** A ServiceAccount and RoleBinding per namespace: the evaluator may read its run and write its status, nothing else. */
-  private async ensureEvaluatorAccess(evaluation: PrunedModelEvaluation): Promise<void> {
-    const namespace = evaluation.metadata.namespace!;
-    if (evaluation.spec.runtime.serviceAccountName || this.rbacReady.has(namespace)) return;
-    const name = this.options.evaluatorServiceAccount;
-    const metadata = { name, namespace, labels: { [labels.managedBy]: 'pruneguard' } };
-    const ignoreExisting = (error: unknown) => {
-      if ((error as { code?: number }).code !== 409) throw error;
-    };
-    await this.clients.core
-      .createNamespacedServiceAccount({ namespace, body: { metadata } })
-      .catch(ignoreExisting);
+  /**
+   * The run's own ServiceAccount, Role and RoleBinding (evaluator-access.ts): its pods may read
+   * this run and write its status, nothing else. With a custom ServiceAccount (only when the
+   * operator allows them) the Role is bound to that account instead, for the run's lifetime.
+   */
+  private async grantEvaluatorAccess(run: EvaluationRun): Promise<string> {
+    const custom = run.spec.evaluationSpec.runtime.serviceAccountName;
+    const access = evaluatorAccess(run, custom);
+    const namespace = run.metadata.namespace!;
+    if (custom === undefined) {
+      await this.clients.core
+        .createNamespacedServiceAccount({ namespace, body: access.serviceAccount })
+        .catch(ignoreConflict);
+    }
+    await this.clients.rbac.createNamespacedRole({ namespace, body: access.role }).catch(ignoreConflict);
     await this.clients.rbac
-      .createNamespacedRoleBinding({
-        namespace,
-        body: {
-          metadata,
-          roleRef: {
-            apiGroup: 'rbac.authorization.k8s.io',
-            kind: 'ClusterRole',
-            name: this.options.evaluatorClusterRole,
-          },
-          subjects: [{ kind: 'ServiceAccount', name, namespace }],
-        },
-      })
-      .catch(ignoreExisting);
-    this.rbacReady.add(namespace);
+      .createNamespacedRoleBinding({ namespace, body: access.roleBinding })
+      .catch(ignoreConflict);
+    return access.roleBinding.subjects![0]!.name;
+  }
+
+  /** A finished run's pods and their tokens outlive it; what they may write must not. */
+  private async revokeEvaluatorAccess(run: EvaluationRun): Promise<void> {
+    await this.clients.rbac
+      .deleteNamespacedRoleBinding({ name: run.metadata.name!, namespace: run.metadata.namespace! })
+      .catch(ignoreNotFound);
   }
 
   private async followRun(
@@ -267,8 +327,21 @@ export class EvaluationReconciler {
     const namespace = run.metadata.namespace!;
     const job = this.caches.jobs.get(run.metadata.name!, namespace);
     if (!job) {
-      await this.createJob(evaluation, run);
+      await this.createJob(run);
       return { requeueAfterMs: 1000 };
+    }
+    const written = run.status?.phase;
+    if (written && terminal.has(written)) {
+      return this.closeRun(
+        evaluation,
+        run,
+        this.failed(evaluation, run, {
+          state: 'failed',
+          reason: 'ResultsRejected',
+          message: `status.phase was set to ${written} by someone other than the operator, which alone finishes a run`,
+        }),
+        log,
+      );
     }
     const pods = this.caches.pods
       .list(namespace)
@@ -277,7 +350,7 @@ export class EvaluationReconciler {
 
     if (outcome.state === 'pending' || outcome.state === 'running') {
       const phase = outcome.state === 'running' ? 'Running' : 'Pending';
-      if (run.status?.phase !== phase) {
+      if (written !== phase) {
         await this.patchRunStatus(run, {
           phase,
           ...(phase === 'Running' && !run.status?.startedAt ? { startedAt: this.now().toISOString() } : {}),
@@ -293,12 +366,18 @@ export class EvaluationReconciler {
       }
       return {};
     }
-    if (outcome.state === 'failed') return this.failRun(evaluation, run, outcome, log);
+    if (outcome.state === 'failed')
+      return this.closeRun(evaluation, run, this.failed(evaluation, run, outcome), log);
 
     const shardErrors = (run.status?.shards ?? []).filter((s) => s.error);
     if (shardErrors.length > 0) {
       const message = shardErrors.map((s) => `shard ${s.index}: ${s.error}`).join('; ');
-      return this.failRun(evaluation, run, { state: 'failed', reason: 'EvaluatorError', message }, log);
+      return this.closeRun(
+        evaluation,
+        run,
+        this.failed(evaluation, run, { state: 'failed', reason: 'EvaluatorError', message }),
+        log,
+      );
     }
     const reported = new Set((run.status?.shards ?? []).filter((s) => s.state).map((s) => s.index));
     if (reported.size < run.spec.shards) {
@@ -306,35 +385,37 @@ export class EvaluationReconciler {
         ? new Date(job.status.completionTime).getTime()
         : this.now().getTime();
       if (this.now().getTime() - finishedAt < this.options.resultsGraceMs) return { requeueAfterMs: 1000 };
-      return this.failRun(
+      return this.closeRun(
         evaluation,
         run,
-        {
+        this.failed(evaluation, run, {
           state: 'failed',
           reason: 'ResultsMissing',
           message: `the Job completed but ${run.spec.shards - reported.size} of ${run.spec.shards} shard(s) wrote no result to the EvaluationRun status`,
-        },
+        }),
         log,
       );
     }
-    return this.completeRun(evaluation, run, log);
+    return this.closeRun(evaluation, run, this.graded(evaluation, run), log);
   }
 
-  private async completeRun(
-    evaluation: PrunedModelEvaluation,
-    run: EvaluationRun,
-    log: Logger,
-  ): Promise<ReconcileResult> {
+  /** Merges and grades the shards' results; anything malformed concludes Inconclusive instead. */
+  private graded(evaluation: PrunedModelEvaluation, run: EvaluationRun): Conclusion {
     let gradedRun;
     try {
-      gradedRun = gradeRun(run);
+      for (const shard of run.status?.shards ?? []) {
+        if (shard.state && shard.digest !== stateDigest(shard.state.data))
+          throw new RejectedShardResults(
+            `shard ${shard.index}: its state does not match the digest it was first written with (replaced after it was recorded)`,
+          );
+      }
+      gradedRun = gradeRun(run, this.options.shardStateLimits);
     } catch (error) {
-      return this.failRun(
-        evaluation,
-        run,
-        { state: 'failed', reason: 'ResultsUnreadable', message: (error as Error).message },
-        log,
-      );
+      return this.failed(evaluation, run, {
+        state: 'failed',
+        reason: error instanceof RejectedShardResults ? error.reason : 'ResultsUnreadable',
+        message: (error as Error).message,
+      });
     }
     const { graded } = gradedRun;
     const runName = run.metadata.name!;
@@ -351,42 +432,7 @@ export class EvaluationReconciler {
     const explanation = hysteresis.reason
       ? `${graded.explanation}; ${hysteresis.reason}`
       : graded.explanation;
-
-    const planned = evaluation.spec.suspend
-      ? []
-      : decideActions({
-          effectiveVerdict: hysteresis.effectiveVerdict,
-          enteredCritical,
-          policy,
-          hasTarget: evaluation.spec.target !== undefined,
-          hasRetraining: evaluation.spec.retraining !== undefined,
-          reason: explanation,
-        });
-    const { actions, actionError } = await this.act(evaluation, runName, planned, graded.verdict, log);
-
-    const completedAt = this.now().toISOString();
-    const status: PrunedModelEvaluationStatus = {
-      observedGeneration: run.spec.generation,
-      verdict: hysteresis.effectiveVerdict,
-      lastRun: {
-        name: runName,
-        startedAt: run.status?.startedAt ?? run.metadata.creationTimestamp,
-        completedAt,
-        samples: gradedRun.samples,
-      },
-      metrics: gradedRun.metrics,
-      slices: gradedRun.slices,
-      summary: summarize(gradedRun.metrics),
-      explanation,
-      consecutiveBreaches: hysteresis.state.consecutiveCritical,
-      hysteresis: {
-        consecutiveCritical: hysteresis.state.consecutiveCritical,
-        consecutiveHealthy: hysteresis.state.consecutiveHealthy,
-        critical: hysteresis.state.critical,
-        lastRun: runName,
-      },
-      actions,
-    };
+    const verdict = hysteresis.effectiveVerdict;
     const generation = evaluation.metadata.generation ?? 1;
     let conditions = setCondition(
       evaluation.status?.conditions,
@@ -396,35 +442,199 @@ export class EvaluationReconciler {
     );
     conditions = setCondition(
       conditions,
-      hysteresis.effectiveVerdict === 'Critical' || hysteresis.effectiveVerdict === 'Warning'
-        ? { type: 'Degraded', status: 'True', reason: hysteresis.effectiveVerdict, message: explanation }
-        : { type: 'Degraded', status: 'False', reason: hysteresis.effectiveVerdict, message: explanation },
+      {
+        type: 'Degraded',
+        status: verdict === 'Critical' || verdict === 'Warning' ? 'True' : 'False',
+        reason: verdict,
+        message: explanation,
+      },
       generation,
       this.now(),
+    );
+    return {
+      verdictStatus: {
+        observedGeneration: run.spec.generation,
+        verdict,
+        metrics: gradedRun.metrics,
+        slices: gradedRun.slices,
+        summary: summarize(gradedRun.metrics),
+        explanation,
+        conditions,
+      },
+      verdict: graded.verdict,
+      planned: evaluation.spec.suspend
+        ? []
+        : decideActions({
+            effectiveVerdict: verdict,
+            enteredCritical,
+            policy,
+            hasTarget: evaluation.spec.target !== undefined,
+            hasRetraining: evaluation.spec.retraining !== undefined,
+            reason: explanation,
+          }),
+      closingStatus: {
+        lastRun: this.lastRun(run, gradedRun.samples),
+        consecutiveBreaches: hysteresis.state.consecutiveCritical,
+        hysteresis: {
+          consecutiveCritical: hysteresis.state.consecutiveCritical,
+          consecutiveHealthy: hysteresis.state.consecutiveHealthy,
+          critical: hysteresis.state.critical,
+          lastRun: runName,
+        },
+      },
+      conditions,
+      event: {
+        type: verdict === 'Pass' ? 'Normal' : 'Warning',
+        reason: `Verdict${verdict}`,
+        message: `${runName}: ${explanation}`,
+      },
+    };
+  }
+
+  /**
+   * A run that could not produce a result, or whose result cannot be trusted: the evaluation
+   * becomes Inconclusive with the reason, the last graded metrics stay as they were, and nothing
+   * is rolled back.
+   */
+  private failed(
+    evaluation: PrunedModelEvaluation,
+    run: EvaluationRun,
+    outcome: Extract<RunOutcome, { state: 'failed' }>,
+  ): Conclusion {
+    const now = this.now();
+    const generation = evaluation.metadata.generation ?? 1;
+    const message = `${run.metadata.name}: ${outcome.message}`.slice(0, 32_768);
+    let conditions = setCondition(
+      evaluation.status?.conditions,
+      { type: 'Ready', status: 'False', reason: outcome.reason, message },
+      generation,
+      now,
     );
     conditions = setCondition(
       conditions,
-      actionError
-        ? { type: 'EvaluationFailed', status: 'True', reason: 'ActionFailed', message: actionError }
-        : { type: 'EvaluationFailed', status: 'False', reason: 'RunSucceeded', message: `${runName} graded` },
+      { type: 'EvaluationFailed', status: 'True', reason: outcome.reason, message },
       generation,
-      this.now(),
+      now,
     );
-    status.conditions = conditions;
-    await this.patchStatus(evaluation, status);
-    await this.patchRunStatus(run, { phase: 'Succeeded', completedAt });
+    return {
+      verdictStatus: {
+        observedGeneration: run.spec.generation,
+        verdict: 'Inconclusive',
+        explanation: `Inconclusive: ${message}`,
+        conditions,
+      },
+      verdict: 'Inconclusive',
+      planned: decideActions({
+        effectiveVerdict: 'Inconclusive',
+        enteredCritical: false,
+        policy: evaluation.spec.policy,
+        hasTarget: evaluation.spec.target !== undefined && !evaluation.spec.suspend,
+        hasRetraining: false,
+        reason: message,
+      }),
+      closingStatus: { lastRun: this.lastRun(run, 0) },
+      conditions,
+      failure: outcome,
+      event: { type: 'Warning', reason: 'EvaluationFailed', message },
+    };
+  }
 
-    this.metrics.runFinished(evaluation.metadata.namespace!, evaluation.metadata.name!, graded.verdict);
+  private lastRun(run: EvaluationRun, samples: number): PrunedModelEvaluationStatus['lastRun'] {
+    return {
+      name: run.metadata.name!,
+      startedAt: run.status?.startedAt ?? run.metadata.creationTimestamp,
+      completedAt: this.now().toISOString(),
+      samples,
+    };
+  }
+
+  /**
+   * Records the verdict, then acts, then records what was done and closes the run. The verdict is
+   * written first so that nothing acts on a status the API server would refuse: a refused verdict
+   * concludes the run Inconclusive instead. A crash between the writes repeats the conclusion,
+   * which is deterministic, and the actions, which are idempotent per run.
+   */
+  private async closeRun(
+    evaluation: PrunedModelEvaluation,
+    run: EvaluationRun,
+    conclusion: Conclusion,
+    log: Logger,
+  ): Promise<ReconcileResult> {
+    const runName = run.metadata.name!;
+    try {
+      await this.patchStatus(evaluation, conclusion.verdictStatus);
+    } catch (error) {
+      if (!isInvalid(error) || conclusion.failure) throw error;
+      return this.closeRun(
+        evaluation,
+        run,
+        this.failed(evaluation, run, {
+          state: 'failed',
+          reason: 'ResultsRejected',
+          message: `the API server refused the graded status: ${errorStatus(error)}`,
+        }),
+        log,
+      );
+    }
+    const { actions, actionError } = await this.act(
+      evaluation,
+      runName,
+      conclusion.planned,
+      conclusion.verdict,
+      log,
+    );
+    const conditions = conclusion.failure
+      ? conclusion.conditions
+      : setCondition(
+          conclusion.conditions,
+          actionError
+            ? { type: 'EvaluationFailed', status: 'True', reason: 'ActionFailed', message: actionError }
+            : {
+                type: 'EvaluationFailed',
+                status: 'False',
+                reason: 'RunSucceeded',
+                message: `${runName} graded`,
+              },
+          evaluation.metadata.generation ?? 1,
+          this.now(),
+        );
+    await this.patchStatus(evaluation, { ...conclusion.closingStatus, actions, conditions });
+    this.closedThrough.set(evaluation.metadata.uid!, sequenceOf(run));
+
+    const failure = conclusion.failure;
+    await this.patchRunStatus(
+      run,
+      failure
+        ? {
+            phase: 'Failed',
+            completedAt: this.now().toISOString(),
+            failure: { reason: failure.reason, message: failure.message.slice(0, 4096) },
+          }
+        : { phase: 'Succeeded', completedAt: this.now().toISOString() },
+    ).catch((error: unknown) => {
+      // A phase someone else made final; the evaluation's status already says what happened.
+      if (!isInvalid(error)) throw error;
+      log.warn({ run: runName, err: error }, 'run phase not written');
+    });
+    await this.revokeEvaluatorAccess(run);
+
+    this.metrics.runFinished(
+      evaluation.metadata.namespace!,
+      evaluation.metadata.name!,
+      failure ? 'Failed' : conclusion.verdict,
+    );
     await this.events.record(
       evaluation,
-      hysteresis.effectiveVerdict === 'Pass' ? 'Normal' : 'Warning',
-      `Verdict${hysteresis.effectiveVerdict}`,
-      `${runName}: ${explanation}`,
+      conclusion.event.type,
+      conclusion.event.reason,
+      conclusion.event.message,
     );
-    log.info(
-      { run: runName, verdict: graded.verdict, effectiveVerdict: hysteresis.effectiveVerdict },
-      'graded run',
-    );
+    if (failure) log.warn({ run: runName, reason: failure.reason }, failure.message);
+    else
+      log.info(
+        { run: runName, verdict: conclusion.verdict, effectiveVerdict: conclusion.verdictStatus.verdict },
+        'graded run',
+      );
     // An action that failed (unreachable target) is retried; the verdict is already recorded.
     return actionError ? { requeueAfterMs: 10_000 } : {};
   }
@@ -448,6 +658,7 @@ export class EvaluationReconciler {
       const request = { run, reason: action.reason, dryRun };
       try {
         if (action.type === 'Retrain') {
+          if (!dryRun) await this.ensureRetrainingServiceAccount(namespace);
           outcomes = await triggerRetraining(
             this.clients.batch,
             evaluation.spec.retraining!,
@@ -459,6 +670,11 @@ export class EvaluationReconciler {
               breaches: [action.reason],
             },
             request,
+            {
+              serviceAccountName: this.options.retrainingServiceAccount,
+              allowCustomServiceAccounts: this.options.allowCustomServiceAccounts,
+              egress: this.options.egress,
+            },
           );
         } else {
           const method = (
@@ -500,95 +716,48 @@ export class EvaluationReconciler {
     return { actions: actions.slice(-maxActionsKept), ...(actionError ? { actionError } : {}) };
   }
 
-  /**
-   * A run that could not produce a result: the evaluation becomes Inconclusive with the reason,
-   * the last graded metrics stay as they were, and nothing is rolled back.
-   */
-  private async failRun(
-    evaluation: PrunedModelEvaluation,
-    run: EvaluationRun,
-    outcome: Extract<RunOutcome, { state: 'failed' }>,
-    log: Logger,
-  ): Promise<ReconcileResult> {
-    const now = this.now();
-    const generation = evaluation.metadata.generation ?? 1;
-    const message = `${run.metadata.name}: ${outcome.message}`;
-    let conditions = setCondition(
-      evaluation.status?.conditions,
-      { type: 'EvaluationFailed', status: 'True', reason: outcome.reason, message },
-      generation,
-      now,
-    );
-    conditions = setCondition(
-      conditions,
-      { type: 'Ready', status: 'False', reason: outcome.reason, message },
-      generation,
-      now,
-    );
-    const { actions } = await this.act(
-      evaluation,
-      run.metadata.name!,
-      decideActions({
-        effectiveVerdict: 'Inconclusive',
-        enteredCritical: false,
-        policy: evaluation.spec.policy,
-        hasTarget: evaluation.spec.target !== undefined && !evaluation.spec.suspend,
-        hasRetraining: false,
-        reason: message,
-      }),
-      'Inconclusive',
-      log,
-    );
-    await this.patchStatus(evaluation, {
-      observedGeneration: run.spec.generation,
-      verdict: 'Inconclusive',
-      explanation: `Inconclusive: ${message}`,
-      lastRun: {
-        name: run.metadata.name!,
-        startedAt: run.status?.startedAt ?? run.metadata.creationTimestamp,
-        completedAt: now.toISOString(),
-        samples: 0,
-      },
-      conditions,
-      actions,
-    });
-    await this.patchRunStatus(run, {
-      phase: 'Failed',
-      completedAt: now.toISOString(),
-      failure: { reason: outcome.reason, message: outcome.message.slice(0, 4096) },
-    });
-    this.metrics.runFinished(evaluation.metadata.namespace!, evaluation.metadata.name!, 'Failed');
-    await this.events.record(evaluation, 'Warning', 'EvaluationFailed', message);
-    log.warn({ run: run.metadata.name, reason: outcome.reason }, outcome.message);
-    return {};
+  /** Retraining Jobs run as a ServiceAccount with no bindings and no token mounted. */
+  private async ensureRetrainingServiceAccount(namespace: string): Promise<void> {
+    await this.clients.core
+      .createNamespacedServiceAccount({
+        namespace,
+        body: {
+          metadata: {
+            name: this.options.retrainingServiceAccount,
+            namespace,
+            labels: { [labels.managedBy]: 'pruneguard' },
+          },
+          automountServiceAccountToken: false,
+        },
+      })
+      .catch(ignoreConflict);
   }
 
-  /** Keeps the newest historyLimit finished runs; their Jobs and pods go with them (owner references). */
+  /** Keeps the newest historyLimit finished runs; their Jobs, pods and identities go with them (owner references). */
   private async collectGarbage(evaluation: PrunedModelEvaluation, runs: EvaluationRun[]): Promise<void> {
-    const finished = runs.filter((run) => terminal.has(run.status?.phase ?? ''));
+    const finished = runs.filter((run) => this.isClosed(evaluation, run));
     const excess = finished.slice(0, Math.max(0, finished.length - evaluation.spec.historyLimit));
     for (const run of excess) await this.deleteRun(run);
   }
 
   private async deleteRun(run: EvaluationRun): Promise<void> {
-    try {
-      await this.clients.objects.deleteNamespacedCustomObject({
+    await this.clients.objects
+      .deleteNamespacedCustomObject({
         group,
         version,
         namespace: run.metadata.namespace!,
         plural: evaluationRunNames.plural,
         name: run.metadata.name!,
         propagationPolicy: 'Background',
-      });
-    } catch (error) {
-      if ((error as { code?: number }).code !== 404) throw error;
-    }
+      })
+      .catch(ignoreNotFound);
   }
 
   private async finalize(evaluation: PrunedModelEvaluation, log: Logger): Promise<ReconcileResult> {
     if (!evaluation.metadata.finalizers?.includes(finalizer)) return {};
     for (const run of this.runsOf(evaluation)) await this.deleteRun(run);
     this.metrics.forget(evaluation.metadata.namespace!, evaluation.metadata.name!);
+    this.closedThrough.delete(evaluation.metadata.uid!);
     await this.patchEvaluation(evaluation, {
       metadata: {
         finalizers: evaluation.metadata.finalizers.filter((f) => f !== finalizer),
@@ -599,11 +768,11 @@ export class EvaluationReconciler {
     return {};
   }
 
-  /** Writes one condition, unless it already says the same (status, reason, message). */
-  private async writeCondition(evaluation: PrunedModelEvaluation, update: ConditionUpdate): Promise<void> {
+  /** Writes one condition, unless it already says the same (status, reason, message); true when written. */
+  private async writeCondition(evaluation: PrunedModelEvaluation, update: ConditionUpdate): Promise<boolean> {
     const old = evaluation.status?.conditions?.find((c) => c.type === update.type);
     if (old && old.status === update.status && old.reason === update.reason && old.message === update.message)
-      return;
+      return false;
     const conditions = setCondition(
       evaluation.status?.conditions,
       update,
@@ -611,6 +780,7 @@ export class EvaluationReconciler {
       this.now(),
     );
     await this.patchStatus(evaluation, { conditions });
+    return true;
   }
 
   private async patchEvaluation(evaluation: PrunedModelEvaluation, body: object): Promise<void> {

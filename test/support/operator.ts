@@ -2,6 +2,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { startOperator, type RunningOperator } from '../../src/controller/operator.js';
+import type { ReconcilerOptions } from '../../src/controller/reconciler.js';
+import { defaultShardStateLimits } from '../../src/evaluator/shard-state.js';
+import { clusterEgressDefaults } from '../../src/security/egress.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import type { TestCluster } from './cluster.js';
 import { installCrds } from './crds.js';
@@ -37,6 +40,8 @@ export async function operatorKubeConfig(cluster: TestCluster): Promise<KubeConf
 
 export interface TestOperatorOptions {
   namespace?: string;
+  /** Overrides of the operator's configuration (its flags in a real install). */
+  reconciler?: Partial<ReconcilerOptions>;
   now?: () => Date;
   leaderElection?: { leaseName: string; identity: string };
 }
@@ -60,9 +65,13 @@ export async function startTestOperator(
       : { enabled: false, namespace: 'pruneguard-system', leaseName: 'unused' },
     reconciler: {
       evaluatorImage: 'ghcr.io/pruneguard/pruneguard:test',
-      evaluatorServiceAccount: 'pruneguard-evaluator',
-      evaluatorClusterRole: 'pruneguard-evaluator',
+      allowedEvaluatorImages: [],
+      allowCustomServiceAccounts: false,
+      retrainingServiceAccount: 'pruneguard-retraining',
+      egress: clusterEgressDefaults,
+      shardStateLimits: defaultShardStateLimits,
       resultsGraceMs: 10_000,
+      ...options.reconciler,
     },
     ...(options.now ? { now: options.now } : {}),
   });

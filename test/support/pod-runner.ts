@@ -3,18 +3,18 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  CoreV1Api,
-  makeInformer,
-  type KubeConfig,
-  type V1Container,
-  type V1Pod,
-} from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, makeInformer, type V1Container, type V1Pod } from '@kubernetes/client-node';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** What the emulated kubelet does with a pod instead of running its command. */
-export type PodFate = 'run' | { exitCode: number; reason: string; message?: string };
+/**
+ * What the emulated kubelet does with a pod: run its command, end it as told, or run `act` in its
+ * place with the pod's own identity (a compromised or buggy evaluator; `act` returns the exit code).
+ */
+export type PodFate =
+  | 'run'
+  | { exitCode: number; reason: string; message?: string }
+  | { act: (pod: V1Pod, asPod: KubeConfig) => Promise<number> };
 
 export interface PodRunnerOptions {
   /** Where PersistentVolumeClaims live: claim `models` is the folder `<pvcRoot>/models`. */
@@ -110,6 +110,17 @@ export class PodRunner {
         reason: exitCode === 0 ? 'Completed' : 'Error',
         message: exitCode === 0 ? '' : tail(stderr),
       };
+      this.runs.push({ pod: name, node: pod.spec!.nodeName!, exitCode, stderr });
+    } else if ('act' in fate) {
+      const podDir = await mkdtemp(path.join(this.workDir!, `${name}-`));
+      const asPod = new KubeConfig();
+      asPod.loadFromFile(await this.serviceAccountKubeconfig(core, pod, podDir));
+      let stderr = '';
+      const exitCode = await fate.act(pod, asPod).catch((error: unknown) => {
+        stderr = String(error);
+        return 1;
+      });
+      result = { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', message: tail(stderr) };
       this.runs.push({ pod: name, node: pod.spec!.nodeName!, exitCode, stderr });
     } else {
       result = { exitCode: fate.exitCode, reason: fate.reason, message: fate.message ?? '' };

@@ -5,7 +5,7 @@
  * status.shards: the list is keyed by index, so server-side apply from N pods never conflicts.
  */
 import { CloneType, Type, type Static } from '@sinclair/typebox';
-import { object, openObject, resourceName, stringEnum, timestamp } from './core.js';
+import { object, resourceName, stringEnum, timestamp } from './core.js';
 import { PrunedModelEvaluationSpec } from './spec.js';
 
 export const runPhases = ['Pending', 'Running', 'Succeeded', 'Failed'] as const;

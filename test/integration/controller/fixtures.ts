@@ -11,6 +11,16 @@ import {
 
 type Json = Record<string, unknown>;
 
+/** The penguins data as the models were trained on it: every input, Island categorical, sliced by Island. */
+export const penguinsData = {
+  reference: { uri: 'pvc://data/penguins/reference.csv' },
+  current: { uri: 'pvc://data/penguins/current.jsonl' },
+  features: ['Beak Length (mm)', 'Beak Depth (mm)', 'Flipper Length (mm)', 'Body Mass (g)', 'Island'],
+  categoricalFeatures: ['Island'],
+  label: 'Species',
+  slices: ['Island'],
+};
+
 /** A penguins evaluation reading its models and data from the claims `models` and `data`. */
 export function penguinsEvaluation(name: string, spec: Json = {}): Json {
   return {
@@ -154,7 +164,9 @@ export async function createClaims(
           accessModes: ['ReadOnlyMany'],
           hostPath: { path: `${pvcRoot}/${name}` },
           storageClassName: '',
-          persistentVolumeReclaimPolicy: 'Delete',
+          // Retain: with Delete, kube-controller-manager removes the host path once the test's
+          // namespace is gone, and a later test in the same file finds its claims' folder missing.
+          persistentVolumeReclaimPolicy: 'Retain',
           claimRef: { namespace, name },
         },
       },

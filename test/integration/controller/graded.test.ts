@@ -9,7 +9,14 @@ import type { RunningOperator } from '../../../src/controller/operator.js';
 import { eventually, testCluster, testNamespace, type TestCluster } from '../../support/cluster.js';
 import { installPruneguard, startTestOperator } from '../../support/operator.js';
 import { PodRunner } from '../../support/pod-runner.js';
-import { createClaims, createDeploymentPair, Objects, penguinsEvaluation, replicasOf } from './fixtures.js';
+import {
+  createClaims,
+  createDeploymentPair,
+  Objects,
+  penguinsData,
+  penguinsEvaluation,
+  replicasOf,
+} from './fixtures.js';
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures');
 
@@ -55,14 +62,7 @@ describe('a graded evaluation', () => {
 
     await objects.createEvaluation(
       penguinsEvaluation('penguins', {
-        data: {
-          reference: { uri: 'pvc://data/penguins/reference.csv' },
-          current: { uri: 'pvc://data/penguins/current.jsonl' },
-          features: ['Beak Length (mm)', 'Beak Depth (mm)', 'Flipper Length (mm)', 'Body Mass (g)', 'Island'],
-          categoricalFeatures: ['Island'],
-          label: 'Species',
-          slices: ['Island'],
-        },
+        data: penguinsData,
         runtime: { parallelism: 2 },
         // This test is about accuracy and the control loop: the hardware-dependent metrics are
         // measured and reported, not graded; PSI has the wider band a 200-row sample needs.
@@ -80,7 +80,17 @@ describe('a graded evaluation', () => {
           jobTemplate: {
             spec: {
               template: {
-                spec: { restartPolicy: 'Never', containers: [{ name: 'train', image: 'trainer:1' }] },
+                spec: {
+                  restartPolicy: 'Never',
+                  securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+                  containers: [
+                    {
+                      name: 'train',
+                      image: 'trainer:1',
+                      securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+                    },
+                  ],
+                },
               },
             },
           },
@@ -117,26 +127,21 @@ describe('a graded evaluation', () => {
       'each shard pod wrote its own entry with server-side apply',
     );
 
-    const evaluatorCan = async (...what: string[]) =>
-      (
-        await cluster.kubectl([
-          'auth',
-          'can-i',
-          ...what,
-          '-n',
-          namespace,
-          `--as=system:serviceaccount:${namespace}:pruneguard-evaluator`,
-        ])
-      ).stdout.trim();
-    assert.equal(await evaluatorCan('get', 'evaluationruns'), 'yes');
-    assert.equal(await evaluatorCan('patch', 'evaluationruns', '--subresource=status'), 'yes');
+    // The run's pods ran as the run's own identity, which ends with the run.
+    const runIdentity = `--as=system:serviceaccount:${namespace}:penguins-00001`;
+    const canI = async (...what: string[]) =>
+      (await cluster.kubectl(['auth', 'can-i', ...what, '-n', namespace, runIdentity])).stdout.trim();
+    assert.equal(
+      await canI('patch', 'evaluationruns/penguins-00001', '--subresource=status'),
+      'no',
+      'a finished run’s pods can no longer write its status',
+    );
     for (const forbidden of [
-      ['patch', 'evaluationruns'],
       ['get', 'prunedmodelevaluations'],
       ['get', 'secrets'],
       ['create', 'pods'],
     ]) {
-      assert.equal(await evaluatorCan(...forbidden), 'no', `the evaluator must not ${forbidden.join(' ')}`);
+      assert.equal(await canI(...forbidden), 'no', `the evaluator must not ${forbidden.join(' ')}`);
     }
 
     const table = await cluster.kubectl(['get', 'pme', '-n', namespace]);
@@ -179,9 +184,12 @@ describe('a graded evaluation', () => {
     const jobs = await kc
       .makeApiClient(BatchV1Api)
       .listNamespacedJob({ namespace, labelSelector: 'pruneguard.io/run=penguins-00002' });
-    assert.ok(
-      jobs.items.some((j) => j.metadata?.name?.startsWith('penguins-retrain-')),
-      'a retraining Job was created from the template',
+    const retraining = jobs.items.find((j) => j.metadata?.name?.startsWith('penguins-retrain-'));
+    assert.ok(retraining, 'a retraining Job was created from the template');
+    assert.equal(
+      retraining.spec?.template.spec?.serviceAccountName,
+      'pruneguard-retraining',
+      'retraining runs as the permission-less ServiceAccount',
     );
 
     assert.match(

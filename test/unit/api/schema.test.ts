@@ -8,6 +8,7 @@ import {
   EvaluationRun,
   parseEvaluationRun,
   maxEvaluationNameLength,
+  maxShardStateBytes,
   parsePrunedModelEvaluation,
   PrunedModelEvaluation,
   runName,
@@ -15,6 +16,8 @@ import {
   withDefaults,
 } from '../../../src/api/v1alpha1/index.js';
 import { rejections, validEvaluation, validRun } from '../../integration/api/rejections.js';
+import { specRefusal } from '../../../src/controller/spec-admission.js';
+import { clusterEgressDefaults } from '../../../src/security/egress.js';
 
 const examples = path.join(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -49,6 +52,19 @@ describe('PrunedModelEvaluation schema', () => {
     assert.ok(objects.length >= 3, 'expected at least three examples');
     for (const [file, object] of objects) {
       assert.deepEqual(validationErrors(PrunedModelEvaluation, object), [], file);
+    }
+  });
+
+  it('has only examples that the operator’s default configuration runs (no SpecRefused)', async () => {
+    for (const [file, object] of await exampleObjects()) {
+      const evaluation = parsePrunedModelEvaluation(object, file);
+      const refusal = specRefusal(evaluation, {
+        evaluatorImage: 'ghcr.io/pruneguard/pruneguard:0.1.0',
+        allowedEvaluatorImages: [],
+        allowCustomServiceAccounts: false,
+        egress: clusterEgressDefaults,
+      });
+      assert.equal(refusal, undefined, file);
     }
   });
 
@@ -286,7 +302,8 @@ describe('EvaluationRun schema', () => {
         shards: [
           {
             index: 0,
-            state: { accuracyDrop: { correct: 10, total: 12 } },
+            state: { encoding: 'gzip+base64', data: 'H4sIAAAAAAAAA6uuBQBDv6ajAgAAAA==' },
+            digest: `sha256:${'0'.repeat(64)}`,
             samples: 12,
             completedAt: '2026-11-27T03:01:00Z',
           },
@@ -297,7 +314,15 @@ describe('EvaluationRun schema', () => {
     };
     const parsed = parseEvaluationRun(run, 'test');
     assert.equal(parsed.spec.evaluationSpec.thresholds.psi.warning, 0.25);
-    assert.deepEqual(parsed.status?.shards?.[0]?.state, { accuracyDrop: { correct: 10, total: 12 } });
+    assert.equal(parsed.status?.shards?.[0]?.state?.encoding, 'gzip+base64');
+    const oversized = structuredClone(run);
+    oversized.status.shards[0]!.state.data = 'A'.repeat(maxShardStateBytes + 1);
+    assert.ok(
+      validationErrors(EvaluationRun, oversized).some((problem) =>
+        problem.startsWith('status.shards[0].state.data'),
+      ),
+      'a shard state over the cap is refused by the schema',
+    );
   });
 
   it('refuses a shard count above 32, an unknown phase and a failure reason with spaces', () => {

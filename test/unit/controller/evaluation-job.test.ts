@@ -2,6 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parsePrunedModelEvaluation, type EvaluationRun } from '../../../src/api/v1alpha1/index.js';
 import { evaluationJob, sourceMounts } from '../../../src/controller/evaluation-job.js';
+import {
+  clusterEgressDefaults,
+  egressPolicyEnv,
+  egressPolicyFromEnvironment,
+  localEgressDefaults,
+} from '../../../src/security/egress.js';
 
 function runOf(runtime: Record<string, unknown>): EvaluationRun {
   const evaluation = parsePrunedModelEvaluation(
@@ -57,7 +63,8 @@ describe('evaluationJob', () => {
   it('runs shards as an Indexed Job owned by the run, with the run in its arguments', () => {
     const job = evaluationJob(runOf({ parallelism: 3, timeoutSeconds: 600 }), {
       defaultImage: 'pruneguard:test',
-      serviceAccountName: 'pruneguard-evaluator',
+      serviceAccountName: 'penguins-00001',
+      egress: clusterEgressDefaults,
     });
     assert.equal(job.metadata?.name, 'penguins-00001');
     assert.equal(job.metadata?.ownerReferences?.[0]?.kind, 'EvaluationRun');
@@ -66,7 +73,15 @@ describe('evaluationJob', () => {
     assert.equal(job.spec?.parallelism, 3);
     assert.equal(job.spec?.activeDeadlineSeconds, 600);
     const pod = job.spec!.template.spec!;
-    assert.equal(pod.serviceAccountName, 'pruneguard-evaluator');
+    assert.equal(pod.serviceAccountName, 'penguins-00001');
+    assert.deepEqual(
+      egressPolicyFromEnvironment(
+        { [egressPolicyEnv]: pod.containers[0]!.env?.find((e) => e.name === egressPolicyEnv)?.value },
+        localEgressDefaults,
+      ),
+      clusterEgressDefaults,
+      'evaluation pods get the operator’s egress policy, not the permissive local one',
+    );
     assert.deepEqual(pod.containers[0]!.args, ['evaluator', '--namespace', 'ml', '--run', 'penguins-00001']);
     assert.equal(pod.containers[0]!.image, 'pruneguard:test');
     assert.equal(pod.nodeSelector, undefined);
@@ -77,6 +92,7 @@ describe('evaluationJob', () => {
     const job = evaluationJob(runOf({ accelerator: 'nvidia.com/gpu', nodeSelector: { pool: 'inference' } }), {
       defaultImage: 'pruneguard:test',
       serviceAccountName: 'sa',
+      egress: clusterEgressDefaults,
     });
     const pod = job.spec!.template.spec!;
     assert.equal(pod.containers[0]!.resources?.limits?.['nvidia.com/gpu'], '1');

@@ -1,0 +1,73 @@
+import { retrainingTemplateRefusal } from '../actuators/retraining.js';
+import type { PrunedModelEvaluation } from '../api/v1alpha1/index.js';
+import { checkUri, type EgressPolicy } from '../security/egress.js';
+import { evaluationUris } from './evaluation-job.js';
+
+/** What the operator's configuration (Helm values, flags) lets a PrunedModelEvaluation ask for. */
+export interface SpecPolicy {
+  /** The evaluator image when a PME names none. */
+  evaluatorImage: string;
+  /** Other images a PME may name in runtime.image: exact references, or prefixes ending in `*`. */
+  allowedEvaluatorImages: string[];
+  /** Whether runtime.serviceAccountName and a retraining Job's serviceAccountName may be set. */
+  allowCustomServiceAccounts: boolean;
+  /** Where models, data and the retraining webhook may be fetched from. */
+  egress: EgressPolicy;
+}
+
+const sourceFields = [
+  'spec.teacher.uri',
+  'spec.candidate.uri',
+  'spec.data.reference.uri',
+  'spec.data.current.uri',
+];
+
+/**
+ * Why the operator refuses to act for this evaluation, or undefined. A PME author gets nothing
+ * through pruneguard that they could not do directly: the evaluator's image and ServiceAccount
+ * come from the operator's configuration, sources and webhooks stay inside the egress policy,
+ * and a retraining Job must pass Pod Security "restricted". Checked before a run starts and again
+ * before a retraining Job is created, so nothing is created for a spec that asks for more.
+ */
+export function specRefusal(evaluation: PrunedModelEvaluation, policy: SpecPolicy): string | undefined {
+  const { spec } = evaluation;
+  const problems: string[] = [];
+  const image = spec.runtime.image;
+  if (image !== undefined && !imageAllowed(image, policy))
+    problems.push(
+      `spec.runtime.image ${image} is not an allowed evaluator image (the operator's --allowed-evaluator-images; default ${policy.evaluatorImage})`,
+    );
+  if (spec.runtime.serviceAccountName !== undefined && !policy.allowCustomServiceAccounts)
+    problems.push(
+      'spec.runtime.serviceAccountName is set, but custom ServiceAccounts are off (the operator runs each evaluation under its own identity; --allow-custom-service-accounts)',
+    );
+  evaluationUris(spec).forEach((uri, i) => {
+    const refused = checkUri(policy.egress, uri, sourceFields[i]!);
+    if (refused) problems.push(refused);
+  });
+  const webhook = spec.retraining?.webhook?.url;
+  if (webhook !== undefined) {
+    const refused = checkUri(
+      { ...policy.egress, schemes: policy.egress.schemes.filter((s) => s === 'http' || s === 'https') },
+      webhook,
+      'spec.retraining.webhook.url',
+    );
+    if (refused) problems.push(refused);
+  }
+  const template = spec.retraining?.jobTemplate;
+  if (template !== undefined) {
+    const refused = retrainingTemplateRefusal(template, policy.allowCustomServiceAccounts);
+    if (refused) problems.push(refused);
+  }
+  return problems.length > 0 ? problems.join('; ') : undefined;
+}
+
+export function imageAllowed(
+  image: string,
+  policy: Pick<SpecPolicy, 'evaluatorImage' | 'allowedEvaluatorImages'>,
+): boolean {
+  if (image === policy.evaluatorImage) return true;
+  return policy.allowedEvaluatorImages.some((pattern) =>
+    pattern.endsWith('*') ? image.startsWith(pattern.slice(0, -1)) : image === pattern,
+  );
+}
