@@ -332,14 +332,11 @@ export class EvaluationReconciler {
     }
     const written = run.status?.phase;
     if (written && terminal.has(written)) {
-      return this.closeRun(
+      return this.failRun(
         evaluation,
         run,
-        this.failed(evaluation, run, {
-          state: 'failed',
-          reason: 'ResultsRejected',
-          message: `status.phase was set to ${written} by someone other than the operator, which alone finishes a run`,
-        }),
+        'ResultsRejected',
+        `status.phase was set to ${written} by someone other than the operator, which alone finishes a run`,
         log,
       );
     }
@@ -372,12 +369,7 @@ export class EvaluationReconciler {
     const shardErrors = (run.status?.shards ?? []).filter((s) => s.error);
     if (shardErrors.length > 0) {
       const message = shardErrors.map((s) => `shard ${s.index}: ${s.error}`).join('; ');
-      return this.closeRun(
-        evaluation,
-        run,
-        this.failed(evaluation, run, { state: 'failed', reason: 'EvaluatorError', message }),
-        log,
-      );
+      return this.failRun(evaluation, run, 'EvaluatorError', message, log);
     }
     const reported = new Set((run.status?.shards ?? []).filter((s) => s.state).map((s) => s.index));
     if (reported.size < run.spec.shards) {
@@ -385,18 +377,30 @@ export class EvaluationReconciler {
         ? new Date(job.status.completionTime).getTime()
         : this.now().getTime();
       if (this.now().getTime() - finishedAt < this.options.resultsGraceMs) return { requeueAfterMs: 1000 };
-      return this.closeRun(
+      return this.failRun(
         evaluation,
         run,
-        this.failed(evaluation, run, {
-          state: 'failed',
-          reason: 'ResultsMissing',
-          message: `the Job completed but ${run.spec.shards - reported.size} of ${run.spec.shards} shard(s) wrote no result to the EvaluationRun status`,
-        }),
+        'ResultsMissing',
+        `the Job completed but ${run.spec.shards - reported.size} of ${run.spec.shards} shard(s) wrote no result to the EvaluationRun status`,
         log,
       );
     }
     return this.closeRun(evaluation, run, this.graded(evaluation, run), log);
+  }
+
+  private failRun(
+    evaluation: PrunedModelEvaluation,
+    run: EvaluationRun,
+    reason: string,
+    message: string,
+    log: Logger,
+  ): Promise<ReconcileResult> {
+    return this.closeRun(
+      evaluation,
+      run,
+      this.failed(evaluation, run, { state: 'failed', reason, message }),
+      log,
+    );
   }
 
   /** Merges and grades the shards' results; anything malformed concludes Inconclusive instead. */
@@ -565,14 +569,11 @@ export class EvaluationReconciler {
       await this.patchStatus(evaluation, conclusion.verdictStatus);
     } catch (error) {
       if (!isInvalid(error) || conclusion.failure) throw error;
-      return this.closeRun(
+      return this.failRun(
         evaluation,
         run,
-        this.failed(evaluation, run, {
-          state: 'failed',
-          reason: 'ResultsRejected',
-          message: `the API server refused the graded status: ${errorStatus(error)}`,
-        }),
+        'ResultsRejected',
+        `the API server refused the graded status: ${errorStatus(error)}`,
         log,
       );
     }

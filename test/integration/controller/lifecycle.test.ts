@@ -117,7 +117,8 @@ describe('evaluation lifecycle', () => {
   });
 
   it('elects one leader among replicas, and a standby takes over when the leader stops', async () => {
-    const leaseName = 'pruneguard-operator-test';
+    // The name the install's lease Role grants (resourceNames), as in a real install.
+    const leaseName = 'pruneguard-operator';
     const first = await startTestOperator(cluster, {
       namespace: 'none',
       leaderElection: { leaseName, identity: 'replica-a' },

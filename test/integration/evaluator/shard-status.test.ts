@@ -22,6 +22,7 @@ import { quickBudget } from '../../../src/evaluator/measurements.js';
 import { evaluateShard } from '../../../src/evaluator/pipeline.js';
 import { gradeEvaluation } from '../../../src/grading/index.js';
 import { testCluster, testNamespace, type TestCluster } from '../../support/cluster.js';
+import { clusterEgressDefaults, egressPolicyEnv, encodeEgressPolicy } from '../../../src/security/egress.js';
 import { installCrds } from '../../support/crds.js';
 import { fixtureEvaluation, fixtureManifest } from '../../unit/evaluator/fixture-specs.js';
 
@@ -37,6 +38,9 @@ function evaluator(cluster: TestCluster, namespace: string, run: string, index: 
           JOB_COMPLETION_INDEX: String(index),
           PRUNEGUARD_MEASUREMENT: 'quick',
           PRUNEGUARD_TERMINATION_LOG: '/nonexistent/termination-log',
+          // The fixtures are file:// URIs, like files baked into an evaluator image: an operator
+          // would allow them with --egress-schemes …,file.
+          [egressPolicyEnv]: encodeEgressPolicy({ ...clusterEgressDefaults, schemes: ['file'] }),
         },
         timeout: 120_000,
       },
