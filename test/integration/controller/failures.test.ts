@@ -53,11 +53,12 @@ describe('a failed evaluation pod', () => {
     );
     assert.match(pod.node, /^kwok-gpu-/, 'a GPU evaluation runs on a GPU node');
 
+    // The verdict is recorded before the actions; the run is closed (lastRun) once both are.
     const evaluation = await eventually(
-      'the evaluation to be Inconclusive',
+      'the run to be closed Inconclusive',
       async () => {
         const e = await objects.evaluation('oom');
-        return e.status?.verdict === 'Inconclusive' ? e : undefined;
+        return e.status?.lastRun?.name === 'oom-00001' && e.status.lastRun.completedAt ? e : undefined;
       },
       60_000,
     );

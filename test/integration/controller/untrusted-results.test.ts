@@ -230,6 +230,7 @@ describe('shard results the operator must not trust', () => {
     assert.match(failure(evaluation)?.message ?? '', /shard 1: .*decompresses to more than/);
     const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${operator.pid}/status`, 'utf8'));
     const peakMiB = Number(peak?.[1]) / 1024;
+    t.diagnostic(`operator peak RSS ${peakMiB.toFixed(0)} MiB (heap limit ${heapLimitMiB} MiB)`);
     assert.ok(peakMiB < 400, `operator peak RSS ${peakMiB.toFixed(0)} MiB stays well under the 512Mi limit`);
   });
 
