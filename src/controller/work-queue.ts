@@ -8,6 +8,13 @@ export interface BackoffOptions {
   maxDelayMs: number;
 }
 
+/**
+ * The longest delay Node's timers take (2^31 − 1 ms, 24.8 days). A longer one fires after 1 ms
+ * with a TimeoutOverflowWarning: an evaluation due in a month would be reconciled ~800 times a
+ * second until then.
+ */
+export const maxTimerDelayMs = 2 ** 31 - 1;
+
 export class WorkQueue {
   private readonly queue: string[] = [];
   private readonly dirty = new Set<string>();
@@ -41,10 +48,23 @@ export class WorkQueue {
     const pending = this.delayed.get(key);
     if (pending && pending.at <= at) return;
     if (pending) clearTimeout(pending.timer);
+    this.arm(key, at);
+  }
+
+  /**
+   * Waits for `at` in steps of at most `maxTimerDelayMs`, re-arming until the key is due. Steps
+   * rather than a clamp: a clamp would hand the key out early, and although a level-triggered
+   * reconcile would only compute the remaining time and requeue, every caller of addAfter would
+   * have to know that "after delayMs" means "after at most 24.8 days".
+   */
+  private arm(key: string, at: number): void {
+    const remaining = at - Date.now();
+    const step = Math.min(remaining, maxTimerDelayMs);
     const timer = setTimeout(() => {
+      if (step < remaining) return this.arm(key, at);
       this.delayed.delete(key);
       this.add(key);
-    }, delayMs);
+    }, step);
     this.delayed.set(key, { at, timer });
   }
 

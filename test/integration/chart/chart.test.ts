@@ -239,20 +239,37 @@ function alertRules(objects: K8sObject[]): AlertRule[] {
   return ((rule.spec as Json).groups as { rules: AlertRule[] }[]).flatMap((group) => group.rules);
 }
 
+/** An item for a list of values: a string, or an object with the item's named keys. */
+function changedItem(items: Json | undefined): unknown {
+  if (items?.type === 'string') return 'changed';
+  const keys = Object.keys((items?.properties as Json | undefined) ?? { name: 0, key: 0 });
+  return Object.fromEntries(keys.map((key) => [key, 'changed']));
+}
+
 /**
  * Every leaf of values.yaml (a scalar, a list or an empty map) with a different value of the same
- * shape, so a render can show whether the chart uses it.
+ * shape that values.schema.json accepts (another member of an enum, a list no shorter than its
+ * minimum), so a render can show whether the chart uses it.
  */
-function changedLeaves(values: Json, prefix = ''): [string, unknown][] {
+function changedLeaves(values: Json, schema: Json = {}, prefix = ''): [string, unknown][] {
+  const properties = (schema.properties ?? {}) as Record<string, Json>;
   return Object.entries(values).flatMap(([key, value]): [string, unknown][] => {
     const where = prefix ? `${prefix}.${key}` : key;
+    const property = properties[key] ?? {};
     if (typeof value === 'boolean') return [[where, !value]];
     if (typeof value === 'number') return [[where, value + 1]];
-    if (typeof value === 'string') return [[where, `${value}changed`]];
-    if (Array.isArray(value))
-      return [[where, value.length > 0 ? value.slice(1) : [{ name: 'changed', key: 'changed' }]]];
+    if (typeof value === 'string') {
+      const other = (property.enum as unknown[] | undefined)?.find((option) => option !== value);
+      return [[where, other ?? `${value}changed`]];
+    }
+    if (Array.isArray(value)) {
+      const shorter = value.length > ((property.minItems as number | undefined) ?? 0);
+      return [[where, shorter ? value.slice(1) : [changedItem(property.items as Json | undefined)]]];
+    }
     const map = value as Json;
-    return Object.keys(map).length > 0 ? changedLeaves(map, where) : [[where, { changed: 'changed' }]];
+    return Object.keys(map).length > 0
+      ? changedLeaves(map, property, where)
+      : [[where, { changed: 'changed' }]];
   });
 }
 
@@ -466,11 +483,12 @@ describe('the Helm chart', () => {
 
   it('uses every value in values.yaml', async () => {
     const values = yaml.load(await readFile(path.join(chartDir, 'values.yaml'), 'utf8')) as Json;
+    const schema = JSON.parse(await readFile(path.join(chartDir, 'values.schema.json'), 'utf8')) as Json;
     // The baseline has the optional objects on, so each leaf is changed from what the baseline used.
     for (const optional of optionalObjects) (values[optional] as Json).enabled = true;
     const baseline = await render(everythingEnabled);
     const unused: string[] = [];
-    for (const [where, changed] of changedLeaves(values)) {
+    for (const [where, changed] of changedLeaves(values, schema)) {
       const rendered = await render([
         ...everythingEnabled,
         '--set-json',
