@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_TS := node --import tsx
 PYTHON ?= python3
 
-.PHONY: help deps controlplane helm lua build lint test test-unit test-integration bench demo crds fixtures clean
+.PHONY: help deps controlplane helm lua argo-rollouts build lint test test-unit test-integration bench demo crds fixtures clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -30,20 +30,23 @@ helm: ## build (or reuse from ~/.cache/pruneguard) helm and the PromQL checker f
 lua: ## build (or reuse from ~/.cache/pruneguard) glua, the gopher-lua Argo CD runs health checks in
 	bash hack/lua/build.sh
 
+argo-rollouts: ## build (or reuse from ~/.cache/pruneguard) the Argo Rollouts controller and kubectl plugin, with its CRDs
+	bash hack/argo-rollouts/build.sh
+
 build: node_modules/.installed ## compile TypeScript to dist/
 	npm run build
 
 lint: node_modules/.installed ## type-check, eslint and prettier
 	npm run lint
 
-test: deps controlplane helm lua ## unit + integration tests (everything)
+test: deps controlplane helm lua argo-rollouts ## unit + integration tests (everything)
 	npm run test:unit
 	$(NODE_TS) test/integration/run.ts
 
 test-unit: deps
 	npm run test:unit
 
-test-integration: deps controlplane helm lua
+test-integration: deps controlplane helm lua argo-rollouts
 	$(NODE_TS) test/integration/run.ts
 
 bench: deps ## benchmarks: numbers and ratios

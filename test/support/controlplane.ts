@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import net from 'node:net';
@@ -114,6 +114,14 @@ export class LocalControlPlane {
           `--kubeconfig=${kubeconfigPath}`,
           '--manage-all-nodes=false',
           `--manage-nodes-with-annotation-selector=${Object.entries(kwokNodeAnnotation)[0]!.join('=')}`,
+          // Heartbeats, as a kubelet sends them. kwok's own default is no Lease, and then a node's
+          // only heartbeat is a status rewrite every ~10 min (stage node-heartbeat-with-lease):
+          // kube-controller-manager marks it NotReady after its 50 s grace period (kwok sets it
+          // Ready again, so every ~55 s) and its pods Ready=False, which kwok's pod-ready stage
+          // never undoes (kubernetes-sigs/kwok#1464).
+          // kwok renews each node's Lease every quarter of this duration; kwokctl passes the same 40
+          // (pkg/kwokctl/components/kwok_controller.go in v0.7.0).
+          '--node-lease-duration-seconds=40',
           '--cidr=10.244.0.1/16',
           '--node-ip=10.1.0.1',
           `--config=${path.join(binDir, 'kwok-stages.yaml')}`,
@@ -152,15 +160,7 @@ export class LocalControlPlane {
 
   private launch(name: string, args: string[]): void {
     const logFile = path.join(this.workDir, `${name}.log`);
-    const log = createWriteStream(logFile);
-    const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', path.join(this.binDir, name), ...args], {
-      cwd: this.workDir,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
-    child.unref();
+    const child = spawnTied(path.join(this.binDir, name), args, { cwd: this.workDir, logFile });
     this.components.push({ name, process: child, logFile });
   }
 
@@ -265,6 +265,33 @@ function registerCleanup(plane: LocalControlPlane): void {
   }
 }
 
+/**
+ * Starts `executable` so that it dies with this process, even when this process is killed
+ * (`setpriv --pdeathsig SIGKILL`), in its own process group (stopped as a whole by `terminate`),
+ * with stdout and stderr in `logFile`. The child never keeps this process alive: it writes its
+ * log file itself, as a pipe to us would hold our event loop open (and so the child) when a test
+ * forgets to stop it.
+ */
+export function spawnTied(
+  executable: string,
+  args: string[],
+  options: { cwd: string; logFile: string; env?: NodeJS.ProcessEnv },
+): ChildProcess {
+  const log = openSync(options.logFile, 'a');
+  try {
+    const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', executable, ...args], {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      detached: true,
+      stdio: ['ignore', log, log],
+    });
+    child.unref();
+    return child;
+  } finally {
+    closeSync(log);
+  }
+}
+
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   try {
@@ -274,7 +301,8 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-async function terminate(child: ChildProcess): Promise<void> {
+/** SIGTERM to the child's process group, SIGKILL after 5 s; resolves once the child has exited. */
+export async function terminate(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   // Children are unref'd so they never keep a test process alive; while we wait for one to exit it must count.
   child.ref();
@@ -296,7 +324,8 @@ function adminKubeconfig(server: string, certs: ControlPlaneCertificates): strin
   });
 }
 
-async function freePorts(count: number): Promise<number[]> {
+/** Ports free on loopback right now (the caller binds them soon after). */
+export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from(
       { length: count },
@@ -318,7 +347,7 @@ async function httpOk(url: string): Promise<boolean> {
   return res.ok;
 }
 
-async function tail(file: string, lines = 40): Promise<string> {
+export async function tail(file: string, lines = 40): Promise<string> {
   const text = await readFile(file, 'utf8').catch(() => '');
   return text.split('\n').slice(-lines).join('\n');
 }
