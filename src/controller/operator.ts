@@ -27,6 +27,12 @@ import { EventRecorder } from './events.js';
 import { ResourceInformer } from './informer.js';
 import { defaultLeaderElection, LeaderElector } from './leader-election.js';
 import { EvaluationReconciler, type Caches, type ReconcilerOptions } from './reconciler.js';
+import {
+  apiEvaluationReader,
+  verdictEndpoint,
+  verdictPathPrefix,
+  verdictPathTemplate,
+} from './verdict-endpoint.js';
 import { WorkQueue } from './work-queue.js';
 
 export interface OperatorOptions {
@@ -34,7 +40,7 @@ export interface OperatorOptions {
   log: Logger;
   /** Watch one namespace only; all namespaces when absent. */
   namespace?: string;
-  /** Port of /healthz, /readyz and /metrics; 0 picks a free one (tests). */
+  /** Port of /healthz, /readyz, /metrics and the verdict endpoint; 0 picks a free one (tests). */
   port: number;
   workers: number;
   leaderElection: { enabled: boolean; namespace: string; leaseName: string; identity?: string };
@@ -54,8 +60,9 @@ export interface RunningOperator {
 const managedSelector = `${labels.managedBy}=pruneguard`;
 
 /**
- * `pruneguard operator`: serves health and metrics at once, and, while it holds the leader
- * lease, watches evaluations, runs, Jobs and pods and reconciles evaluations from a work queue.
+ * `pruneguard operator`: serves health, metrics and verdicts at once (every replica, leader or
+ * not), and, while it holds the leader lease, watches evaluations, runs, Jobs and pods and
+ * reconciles evaluations from a work queue.
  */
 export async function startOperator(options: OperatorOptions): Promise<RunningOperator> {
   const { kc, log } = options;
@@ -65,8 +72,10 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   let ready = !options.leaderElection.enabled;
   let leading = false;
 
+  const verdicts = verdictEndpoint({ read: apiEvaluationReader(kc), log });
   const server = http.createServer((req, res) => {
     const path = req.url?.split('?')[0];
+    if (path?.startsWith(verdictPathPrefix)) return verdicts(req, res);
     if (path === '/healthz') return reply(res, 200, 'ok');
     if (path === '/readyz') return ready ? reply(res, 200, 'ok') : reply(res, 503, 'informers not synced');
     if (path === '/metrics') {
@@ -82,7 +91,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const port = (server.address() as { port: number }).port;
   log.info(
     { port, identity, namespace: options.namespace ?? '(all)' },
-    'operator serving /healthz /readyz /metrics',
+    `operator serving /healthz /readyz /metrics ${verdictPathTemplate}`,
   );
 
   const lead = async (lost: AbortSignal) => {
