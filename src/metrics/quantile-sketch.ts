@@ -107,8 +107,9 @@ export class QuantileSketch {
     }
     this.count++;
     this.sum += value;
-    if (value < this.min) this.min = value;
-    if (value > this.max) this.max = value;
+    // `+ 0` stores −0 as 0, so min and max do not depend on the order shards merge in.
+    if (value < this.min) this.min = value + 0;
+    if (value > this.max) this.max = value + 0;
     if (value > zeroWidth) this.positive.add(Math.ceil(Math.log(value) * this.inverseLogGamma), 1);
     else if (value < -zeroWidth) this.negative.add(Math.ceil(Math.log(-value) * this.inverseLogGamma), 1);
     else this.zero++;
@@ -137,8 +138,8 @@ export class QuantileSketch {
       }
       count++;
       sum += value;
-      if (value < min) min = value;
-      if (value > max) max = value;
+      if (value < min) min = value + 0;
+      if (value > max) max = value + 0;
       if (value > zeroWidth) {
         const index = Math.ceil(Math.log(value) * inverseLogGamma) - positiveOffset;
         if (index >= 0 && index < positiveCounts.length) positiveCounts[index]!++;

@@ -34,6 +34,19 @@ test('every quantile is within the relative accuracy of numpy-style lower quanti
   );
 });
 
+test('−0 and 0 are one value: min and max do not depend on which came first', () => {
+  for (const values of [[-0, 0], [0, -0], [-0]]) {
+    const sketch = new QuantileSketch(0.02);
+    sketch.addAll(values);
+    const one = new QuantileSketch(0.02);
+    for (const value of values) one.add(value);
+    for (const s of [sketch, one]) {
+      assert.ok(Object.is(s.min, 0), `min of ${values.map(String).join(',')}`);
+      assert.ok(Object.is(s.max, 0), `max of ${values.map(String).join(',')}`);
+    }
+  }
+});
+
 test('merging sketches equals sketching the union, in any order', () => {
   fc.assert(
     fc.property(values, values, values, (a, b, c) => {
