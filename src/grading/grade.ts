@@ -1,5 +1,7 @@
 import { metricDefinitions, type MetricName, type Threshold } from '../api/v1alpha1/thresholds.js';
 import type { MetricResult } from '../metrics/index.js';
+import type { TestedValue, TestedValues } from '../metrics/metric-result.js';
+import { formatValue } from './explanation.js';
 
 export type Grade = 'Pass' | 'Warning' | 'Critical' | 'Inconclusive';
 
@@ -20,8 +22,22 @@ export interface GradedMetric {
   detail?: string;
   /** Why a breach is Inconclusive. */
   reason?: string;
+  /** For a metric graded on tested values (psi): the test of the value shown. */
+  test?: ShownTest;
   /** False when switched off by an override: shown, but not part of the verdict. */
   decides: boolean;
+}
+
+export interface ShownTest {
+  /** "feature amount", "the predictions". */
+  subject: string;
+  pValue: number;
+  /** Holm's, over `tests` values. */
+  adjustedPValue: number;
+  tests: number;
+  noiseBand: [number, number];
+  confidence: number;
+  method: TestedValue['method'];
 }
 
 export interface GradingRule extends Threshold {
@@ -45,8 +61,9 @@ export function bandOf(
 
 /**
  * A breach counts only when the data supports it: with too few samples, or when the interval's
- * better end falls in a better band than the point (the interval straddles the edge), the grade
- * is Inconclusive. A point that passes passes: small samples must be able to pass.
+ * better end falls in a better band than the point (the interval straddles the edge), or, for a
+ * metric that is the worst of several tested values, when no breaching value is significant, the
+ * grade is Inconclusive. A point that passes passes: small samples must be able to pass.
  */
 export function gradeMetric(result: MetricResult, rule: GradingRule): GradedMetric {
   const graded: GradedMetric = {
@@ -67,12 +84,17 @@ export function gradeMetric(result: MetricResult, rule: GradingRule): GradedMetr
   }
   const point = bandOf(result.name, result.value, rule);
   graded.grade = point;
-  if (point === 'Pass') return graded;
+  if (point === 'Pass') {
+    if (result.tests) showTest(graded, result.tests, worstOf(result.name, result.tests.values));
+    return graded;
+  }
   if (result.samples < rule.minSamples) {
     graded.grade = 'Inconclusive';
     graded.reason = `only ${result.samples} samples, fewer than the ${rule.minSamples} needed to grade`;
+    if (result.tests) showTest(graded, result.tests, worstOf(result.name, result.tests.values));
     return graded;
   }
+  if (result.tests) return gradeTested(graded, result.tests, rule);
   if (result.interval) {
     const better =
       metricDefinitions[result.name].direction === 'lowerIsBetter'
@@ -86,4 +108,91 @@ export function gradeMetric(result: MetricResult, rule: GradingRule): GradedMetr
     }
   }
   return graded;
+}
+
+/**
+ * A value breaches only where it clears two bars: it lies beyond the target (the effect-size
+ * floor: the thresholds say how much drift matters) and it is significant after the correction
+ * (the data says it is not chance). The metric is graded on the worst value that clears both;
+ * when the worst value breaches but none that breaches is significant, it is Inconclusive.
+ */
+function gradeTested(graded: GradedMetric, tests: TestedValues, rule: GradingRule): GradedMetric {
+  const alpha = 1 - tests.confidence;
+  const worst = worstOf(graded.name, tests.values);
+  const supported = tests.values.filter(
+    (v) => bandOf(graded.name, v.value, rule) !== 'Pass' && v.adjustedPValue <= alpha,
+  );
+  if (supported.length === 0) {
+    graded.grade = 'Inconclusive';
+    graded.reason = chanceReason(graded.name, tests, worst);
+    showTest(graded, tests, worst);
+    return graded;
+  }
+  const shown = worstOf(graded.name, supported);
+  graded.grade = bandOf(graded.name, shown.value, rule);
+  if (shown !== worst) {
+    graded.value = shown.value;
+    graded.samples = Math.min(shown.referenceSamples, shown.currentSamples);
+    graded.detail = `worst significant: ${shown.subject}; ${worst.subject} reaches ${formatValue(graded.name, worst.value)}, ${
+      worst.adjustedPValue > alpha ? 'not significant' : 'significant too'
+    }`;
+  }
+  showTest(graded, tests, shown);
+  return graded;
+}
+
+function worstOf(name: MetricName, values: TestedValue[]): TestedValue {
+  const lowerIsBetter = metricDefinitions[name].direction === 'lowerIsBetter';
+  return values.reduce((worst, v) =>
+    (lowerIsBetter ? v.value > worst.value : v.value < worst.value) ? v : worst,
+  );
+}
+
+/**
+ * Records the shown value's test and says it in the detail: its p-value and, unless the reason
+ * already gives it, its noise band.
+ */
+function showTest(graded: GradedMetric, tests: TestedValues, shown: TestedValue): void {
+  graded.test = {
+    subject: shown.subject,
+    pValue: shown.pValue,
+    adjustedPValue: shown.adjustedPValue,
+    tests: tests.values.length,
+    noiseBand: shown.noiseBand,
+    confidence: tests.confidence,
+    method: shown.method,
+  };
+  const parts = [graded.detail ?? shown.subject, pText(shown.pValue)];
+  if (tests.values.length > 1)
+    parts[1] += `, Holm-adjusted ${pValueText(shown.adjustedPValue)} over ${tests.values.length} tests`;
+  if (graded.reason === undefined)
+    parts.push(`${percent(tests.confidence)} noise band ${bandText(graded.name, shown.noiseBand)}`);
+  graded.detail = parts.join('; ');
+}
+
+/** "n=133 vs 200: PSI 0.18 is within the 95% noise band 0–0.21" */
+function chanceReason(name: MetricName, tests: TestedValues, worst: TestedValue): string {
+  const alpha = 1 - tests.confidence;
+  const band = `the ${percent(tests.confidence)} noise band ${bandText(name, worst.noiseBand)}`;
+  const what = `n=${worst.currentSamples} vs ${worst.referenceSamples}: ${tests.statistic} ${formatValue(name, worst.value)}`;
+  if (worst.pValue > alpha) return `${what} is within ${band}`;
+  return `${what} is above ${band} (${pText(worst.pValue)}) but not significant after Holm's correction over ${tests.values.length} tests (adjusted ${pText(worst.adjustedPValue)})`;
+}
+
+/** "0.31", "< 0.001" */
+function pValueText(p: number): string {
+  return p < 0.001 ? '< 0.001' : String(Number(p.toPrecision(2)));
+}
+
+/** "p = 0.31", "p < 0.001" */
+function pText(p: number): string {
+  return p < 0.001 ? 'p < 0.001' : `p = ${pValueText(p)}`;
+}
+
+function percent(confidence: number): string {
+  return `${Number((confidence * 100).toPrecision(4))}%`;
+}
+
+function bandText(name: MetricName, [lower, upper]: [number, number]): string {
+  return `${formatValue(name, lower)}–${formatValue(name, upper)}`;
 }

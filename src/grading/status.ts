@@ -44,9 +44,17 @@ export function gradeEvaluation(
 }
 
 function statusMetric(metric: GradedMetric): MetricResult {
-  const detail: Record<string, string> = {};
+  const detail: Record<string, unknown> = {};
   if (metric.detail) detail.note = metric.detail;
   if (metric.reason) detail.reason = metric.reason;
+  if (metric.test) {
+    // What `pruneguard evaluate` and kubectl show next to a drift value: could it be chance?
+    detail.pValue = roundForStatus(metric.test.pValue);
+    detail.adjustedPValue = roundForStatus(metric.test.adjustedPValue);
+    detail.noiseBand = metric.test.noiseBand.map(roundForStatus);
+    detail.testMethod = metric.test.method;
+    detail.tests = metric.test.tests;
+  }
   return {
     name: metric.name,
     value: roundForStatus(metric.value),

@@ -10,6 +10,7 @@ import {
   requireThat,
   type MemoryBudget,
 } from './state-checks.js';
+import { chiSquaredQuantile, chiSquaredSurvival, ksPValue, permutationNull } from './significance.js';
 import { countCodes, type TextColumn } from './text-column.js';
 
 /**
@@ -30,16 +31,26 @@ import { countCodes, type TextColumn } from './text-column.js';
  *
  * KS: max over bucket boundaries of |F_ref − F_cur| on non-missing values. This is the exact KS
  * statistic of the data rounded to sketch buckets; it differs from the KS of the raw data by at
- * most the largest share of either dataset inside one bucket.
+ * most the largest share of either dataset inside one bucket. Its p-value is Kolmogorov's
+ * asymptotic one (significance.ts); ties from the buckets make it conservative.
+ *
+ * Whether a PSI could be chance at these sample sizes is `psiTest`, below.
  */
 export interface DriftResult {
   psi: number;
   ks?: number;
+  /** Two-sided p-value of `ks` against "same distribution", over the non-missing values. */
+  ksPValue?: number;
   bins: number;
   /** Numeric only: the bin edges actually used. */
   edges?: number[];
+  /** Rows per bin (the missing-value bin last, when there is one); what PSI and its test read. */
+  referenceCounts: number[];
+  currentCounts: number[];
   referenceRows: number;
   currentRows: number;
+  /** Whether `psi` could be chance, when asked for. */
+  psiTest?: PsiTest;
 }
 
 export interface NumericDriftState {
@@ -93,42 +104,35 @@ export class NumericDrift {
     this.current.merge(other.current);
   }
 
-  result(bins: number, epsilon: number): DriftResult | undefined {
+  /** PSI and KS; with `testing`, also whether the PSI could be chance (`psiTest`). */
+  result(bins: number, epsilon: number, testing?: PsiTesting): DriftResult | undefined {
     const referenceRows = this.reference.count + this.reference.missing;
     const currentRows = this.current.count + this.current.missing;
     if (referenceRows === 0 || currentRows === 0) return undefined;
     const referenceBuckets = this.reference.buckets();
     const currentBuckets = this.current.buckets();
-
-    const edgeOrders: number[] = [];
-    const edges: number[] = [];
-    if (this.reference.count > 0) {
-      let seen = 0;
-      let b = 0;
-      for (let j = 1; j < bins; j++) {
-        const rank = Math.floor((j / bins) * (this.reference.count - 1));
-        while (seen + referenceBuckets[b]!.count <= rank) seen += referenceBuckets[b++]!.count;
-        const bucket = referenceBuckets[b]!;
-        if (edgeOrders[edgeOrders.length - 1] !== bucket.order) {
-          edgeOrders.push(bucket.order);
-          edges.push(bucket.upperEdge);
-        }
-      }
-    }
-    const referenceCounts = binCounts(referenceBuckets, edgeOrders);
-    const currentCounts = binCounts(currentBuckets, edgeOrders);
-    if (this.reference.missing > 0 || this.current.missing > 0) {
-      referenceCounts.push(this.reference.missing);
-      currentCounts.push(this.current.missing);
-    }
-    return {
-      psi: psiFromCounts(referenceCounts, referenceRows, currentCounts, currentRows, epsilon),
-      ks: ksStatistic(referenceBuckets, this.reference.count, currentBuckets, this.current.count),
-      bins: referenceCounts.length,
-      edges,
+    const units = bucketUnits(referenceBuckets, currentBuckets, this.reference.missing, this.current.missing);
+    const binned = binUnits(units.reference, units.current, bins, units.missing);
+    const ks = ksStatistic(referenceBuckets, this.reference.count, currentBuckets, this.current.count);
+    const result: DriftResult = {
+      psi: psiFromCounts(binned.reference, referenceRows, binned.current, currentRows, epsilon),
+      ...(ks === undefined ? {} : { ks, ksPValue: ksPValue(ks, this.reference.count, this.current.count) }),
+      bins: binned.reference.length,
+      edges: binned.edgeUnits.map((unit) => units.upperEdges[unit]!),
+      referenceCounts: binned.reference,
+      currentCounts: binned.current,
       referenceRows,
       currentRows,
     };
+    if (testing) {
+      // The permutation deals out sketch buckets and bins them afresh, as the edges would move.
+      const rebinned = (reference: number[], current: number[]) => {
+        const again = binUnits(reference, current, bins, units.missing);
+        return psiFromCounts(again.reference, referenceRows, again.current, currentRows, epsilon);
+      };
+      result.psiTest = psiTest(result, units, rebinned, testing);
+    }
+    return result;
   }
 
   toJSON(): NumericDriftState {
@@ -187,7 +191,8 @@ export class CategoricalDrift {
     }
   }
 
-  result(epsilon: number): DriftResult | undefined {
+  /** PSI; with `testing`, also whether it could be chance (`psiTest`). */
+  result(epsilon: number, testing?: PsiTesting): DriftResult | undefined {
     let referenceRows = 0;
     let currentRows = 0;
     const referenceCounts: number[] = [];
@@ -200,12 +205,21 @@ export class CategoricalDrift {
       currentCounts.push(current);
     }
     if (referenceRows === 0 || currentRows === 0) return undefined;
-    return {
+    const result: DriftResult = {
       psi: psiFromCounts(referenceCounts, referenceRows, currentCounts, currentRows, epsilon),
       bins: referenceCounts.length,
+      referenceCounts,
+      currentCounts,
       referenceRows,
       currentRows,
     };
+    if (testing) {
+      const units = { reference: referenceCounts, current: currentCounts };
+      const psi = (reference: number[], current: number[]) =>
+        psiFromCounts(reference, referenceRows, current, currentRows, epsilon);
+      result.psiTest = psiTest(result, units, psi, testing);
+    }
+    return result;
   }
 
   toJSON(): CategoricalDriftState {
@@ -234,9 +248,9 @@ export function driftFromJSON(
 }
 
 export function psiFromCounts(
-  referenceCounts: number[],
+  referenceCounts: readonly number[],
   referenceRows: number,
-  currentCounts: number[],
+  currentCounts: readonly number[],
   currentRows: number,
   epsilon: number,
 ): number {
@@ -249,14 +263,170 @@ export function psiFromCounts(
   return psi;
 }
 
-function binCounts(buckets: SketchBucket[], edgeOrders: number[]): number[] {
-  const counts = new Array<number>(edgeOrders.length + 1).fill(0);
-  let bin = 0;
-  for (const bucket of buckets) {
-    while (bin < edgeOrders.length && bucket.order > edgeOrders[bin]!) bin++;
-    counts[bin]! += bucket.count;
+/** Whether one PSI could be chance: its p-value and noise band, and how they were found. */
+export interface PsiTest {
+  /** P(PSI ≥ the observed one) if both datasets came from one distribution; before correction. */
+  pValue: number;
+  /** [0, upper]: where PSI falls by chance alone with probability `confidence`. */
+  noiseBand: [number, number];
+  method: 'chi-squared' | 'permutation';
+  /** Permutation only: the number of random permutations. */
+  replicates?: number;
+  /** The smallest count a bin is expected to hold in the smaller dataset if nothing changed. */
+  minExpectedCount: number;
+}
+
+export interface PsiTesting {
+  confidence: number;
+  /** Random permutations, where the χ² approximation does not hold (`permutationReplicates`). */
+  replicates: number;
+}
+
+/**
+ * The χ² approximation is used only where every bin expects at least this many rows of the
+ * smaller dataset; below, PSI's logarithm and the ε floor for empty bins make it too optimistic
+ * (simulated rates in docs/metrics.md), and the permutation test is used.
+ */
+export const chiSquaredMinExpectedCount = 50;
+
+/**
+ * Permutations for a family of `tests` at level α: at least 999, and enough that the smallest
+ * possible p-value, 1/(B + 1), is a quarter of Holm's strictest threshold α/m, so a clear drift
+ * can be significant however many features there are.
+ */
+export function permutationReplicates(tests: number, alpha: number): number {
+  return Math.max(1000, Math.ceil((4 * tests) / alpha)) - 1;
+}
+
+/**
+ * PSI against "no change" from counts alone (so it merges: shards add counts). With R reference
+ * and C current rows, PSI is the symmetric (Jeffreys) divergence of the binned shares, and with
+ * no change PSI · RC/(R + C) tends to χ²(k − 1) over the k bins that hold any row (Yurdakul 2018).
+ * Where a bin expects fewer than `chiSquaredMinExpectedCount` rows of the smaller dataset, the
+ * p-value and band come instead from a permutation test: the rows of each unit (sketch bucket or
+ * category) are dealt out again between the datasets at random, with a fixed seed, and
+ * `statistic` (PSI, binned afresh for numeric features) scores each deal.
+ */
+function psiTest(
+  result: DriftResult,
+  units: { reference: readonly number[]; current: readonly number[] },
+  statistic: (reference: number[], current: number[]) => number,
+  { confidence, replicates }: PsiTesting,
+): PsiTest {
+  const { referenceCounts, currentCounts, referenceRows: reference, currentRows: current, psi } = result;
+  let occupied = 0;
+  let smallestBin = Infinity;
+  for (let i = 0; i < referenceCounts.length; i++) {
+    const pooled = referenceCounts[i]! + currentCounts[i]!;
+    if (pooled > 0) {
+      occupied++;
+      smallestBin = Math.min(smallestBin, pooled);
+    }
   }
-  return counts;
+  const minExpectedCount = (Math.min(reference, current) * smallestBin) / (reference + current);
+  if (occupied < 2) return { pValue: 1, noiseBand: [0, 0], method: 'chi-squared', minExpectedCount };
+  if (minExpectedCount >= chiSquaredMinExpectedCount) {
+    const scale = (reference * current) / (reference + current);
+    return {
+      pValue: chiSquaredSurvival(psi * scale, occupied - 1),
+      noiseBand: [0, chiSquaredQuantile(confidence, occupied - 1) / scale],
+      method: 'chi-squared',
+      minExpectedCount,
+    };
+  }
+  const byChance = permutationNull(units.reference, units.current, statistic, replicates);
+  // A deal that repeats the observed counts scores the same PSI, up to summation order.
+  const atLeast = replicates - lowerBound(byChance, psi * (1 - 1e-12));
+  return {
+    pValue: (1 + atLeast) / (replicates + 1),
+    noiseBand: [0, byChance[Math.min(replicates, Math.ceil(confidence * (replicates + 1))) - 1]!],
+    method: 'permutation',
+    replicates,
+    minExpectedCount,
+  };
+}
+
+/** The index of the first value ≥ `value` in ascending `sorted`. */
+function lowerBound(sorted: Float64Array, value: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle]! < value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/**
+ * The two sketches' buckets as one list of units in value order (a bucket either dataset holds),
+ * with each dataset's count per unit and the unit's upper edge; `missing` says whether a last unit
+ * holds the missing values (when either dataset has any).
+ */
+function bucketUnits(
+  referenceBuckets: SketchBucket[],
+  currentBuckets: SketchBucket[],
+  referenceMissing: number,
+  currentMissing: number,
+): { reference: number[]; current: number[]; upperEdges: number[]; missing: boolean } {
+  const reference: number[] = [];
+  const current: number[] = [];
+  const upperEdges: number[] = [];
+  let r = 0;
+  let c = 0;
+  while (r < referenceBuckets.length || c < currentBuckets.length) {
+    const referenceOrder = referenceBuckets[r]?.order ?? Infinity;
+    const currentOrder = currentBuckets[c]?.order ?? Infinity;
+    const order = Math.min(referenceOrder, currentOrder);
+    upperEdges.push((referenceOrder === order ? referenceBuckets[r] : currentBuckets[c])!.upperEdge);
+    reference.push(referenceOrder === order ? referenceBuckets[r++]!.count : 0);
+    current.push(currentOrder === order ? currentBuckets[c++]!.count : 0);
+  }
+  const missing = referenceMissing > 0 || currentMissing > 0;
+  if (missing) {
+    reference.push(referenceMissing);
+    current.push(currentMissing);
+  }
+  return { reference, current, upperEdges, missing };
+}
+
+/**
+ * Bins units (value-ordered, the missing-value unit last when `missing`): the edges are the units
+ * holding the reference's values of rank ⌊(j/B)(n − 1)⌋, j = 1 … B − 1, over its n non-missing
+ * values, repeated edges dropped; bin i holds the units after edge i − 1 up to edge i.
+ */
+function binUnits(
+  referenceUnits: readonly number[],
+  currentUnits: readonly number[],
+  bins: number,
+  missing: boolean,
+): { reference: number[]; current: number[]; edgeUnits: number[] } {
+  const valued = referenceUnits.length - (missing ? 1 : 0);
+  let values = 0;
+  for (let u = 0; u < valued; u++) values += referenceUnits[u]!;
+  const edgeUnits: number[] = [];
+  if (values > 0) {
+    let seen = 0;
+    let u = 0;
+    for (let j = 1; j < bins; j++) {
+      const rank = Math.floor((j / bins) * (values - 1));
+      while (seen + referenceUnits[u]! <= rank) seen += referenceUnits[u++]!;
+      if (edgeUnits[edgeUnits.length - 1] !== u) edgeUnits.push(u);
+    }
+  }
+  const reference = new Array<number>(edgeUnits.length + 1).fill(0);
+  const current = new Array<number>(edgeUnits.length + 1).fill(0);
+  let bin = 0;
+  for (let u = 0; u < valued; u++) {
+    while (bin < edgeUnits.length && u > edgeUnits[bin]!) bin++;
+    reference[bin]! += referenceUnits[u]!;
+    current[bin]! += currentUnits[u]!;
+  }
+  if (missing) {
+    reference.push(referenceUnits[valued]!);
+    current.push(currentUnits[valued]!);
+  }
+  return { reference, current, edgeUnits };
 }
 
 function ksStatistic(

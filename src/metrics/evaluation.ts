@@ -194,7 +194,9 @@ export class EvaluationAccumulator {
   result(): EvaluationReport {
     const metrics: MetricResult[] = [];
     const disabled: DisabledMetric[] = [];
-    const overall = this.overall.metrics();
+    // Drift is tested once per group (permutation tests cost the most) and shared by psi and details.
+    const overallDrift = this.overall.driftResults();
+    const overall = this.overall.metrics(overallDrift);
     const outcomes: MetricOutcome[] = [
       ...overall.metrics.map((computed) => ({ computed })),
       ...overall.disabled.map((d) => ({ disabled: d })),
@@ -215,14 +217,15 @@ export class EvaluationAccumulator {
 
     const slices: SliceReport[] = [...this.slices.keys()].sort().map((slice) => {
       const group = this.slices.get(slice)!;
-      const sliceMetrics = group.metrics();
+      const drift = group.driftResults();
+      const sliceMetrics = group.metrics(drift);
       const report: SliceReport = {
         slice,
         samples: group.rows.current,
         referenceSamples: group.rows.reference,
         metrics: sliceMetrics.metrics.sort(byName),
         disabled: sliceMetrics.disabled.sort(byName),
-        drift: group.driftResults(),
+        drift,
       };
       const fairness = group.fairness.details();
       if (fairness) report.fairness = fairness;
@@ -236,7 +239,7 @@ export class EvaluationAccumulator {
       slices,
       details: {
         accuracy: this.overall.accuracy.details(),
-        drift: this.overall.driftResults(),
+        drift: overallDrift,
         latency: this.latency.details(),
         memory: this.memory.details(),
         energy: this.energy.details(),

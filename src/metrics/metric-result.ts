@@ -10,6 +10,37 @@ export interface MetricResult {
   interval?: Interval;
   /** What the value is, in words: "label-free: 1 − agreement with the teacher", "worst: feature amount". */
   detail?: string;
+  /**
+   * For a metric that is the worst of several values each tested against "no change" (psi: each
+   * feature and the predictions), every one of them: a breach counts only where it is significant.
+   */
+  tests?: TestedValues;
+}
+
+export interface TestedValues {
+  /** What the values are called in a sentence: "PSI". */
+  statistic: string;
+  /** Significance is adjusted p ≤ 1 − confidence. */
+  confidence: number;
+  /** How the p-values were adjusted for testing them all. */
+  correction: 'holm';
+  values: TestedValue[];
+}
+
+/** One value and its test, e.g. one feature's PSI. */
+export interface TestedValue {
+  /** What it is the value of, in words: "feature amount", "the predictions". */
+  subject: string;
+  value: number;
+  referenceSamples: number;
+  currentSamples: number;
+  /** P(a value at least this large) if nothing changed, before correction. */
+  pValue: number;
+  /** After the correction over all of `TestedValues.values`. */
+  adjustedPValue: number;
+  /** [0, upper]: where the value falls by chance alone with probability `confidence`. */
+  noiseBand: [number, number];
+  method: 'chi-squared' | 'permutation';
 }
 
 /** A metric that could not be computed, and why; it is never graded. */

@@ -4,13 +4,16 @@ import {
   CategoricalDrift,
   driftFromJSON,
   NumericDrift,
+  permutationReplicates,
   type Drift,
   type DriftResult,
   type DriftState,
+  type PsiTest,
 } from './drift.js';
 import type { DisabledMetric, MetricOutcome, MetricResult } from './metric-result.js';
 import type { EvaluationOptions } from './options.js';
 import type { DecodedBatch } from './predictions.js';
+import { holmAdjusted } from './significance.js';
 import {
   maxClasses,
   quote,
@@ -39,6 +42,8 @@ export interface SliceGroupState {
 export interface FeatureDrift extends DriftResult {
   feature: string;
   kind: 'numeric' | 'categorical';
+  /** Could this PSI be chance? `adjustedPValue` is Holm's, over the group's features and predictions. */
+  psiTest: PsiTest & { adjustedPValue: number };
 }
 
 /** What the candidate's predictions are called in drift results. */
@@ -230,43 +235,76 @@ export class SliceGroup {
     return driftFromJSON(drift.toJSON(), 'drift', this.options.featureRelativeAccuracy, this.budget);
   }
 
+  /**
+   * Drift of the predictions and of every feature, each PSI tested against "no change" and the
+   * p-values adjusted (Holm) over this group's tests: one family per evaluation, and one per slice.
+   */
   driftResults(): FeatureDrift[] {
-    const results: FeatureDrift[] = [];
-    const add = (feature: string, drift: Drift) => {
+    const { confidence, psiBins, psiEpsilon } = this.options;
+    const drifts: [string, Drift][] = [
+      ...(this.predictions ? [[predictionDriftName, this.predictions] as [string, Drift]] : []),
+      ...[...this.features.keys()]
+        .sort()
+        .map((feature): [string, Drift] => [feature, this.features.get(feature)!]),
+    ];
+    const tested = drifts.filter(([, drift]) => {
+      const rows = drift.rows();
+      return rows.reference > 0 && rows.current > 0;
+    });
+    const testing = { confidence, replicates: permutationReplicates(tested.length, 1 - confidence) };
+    const results = tested.map(([feature, drift]) => {
       const result =
         drift instanceof NumericDrift
-          ? drift.result(this.options.psiBins, this.options.psiEpsilon)
-          : drift.result(this.options.psiEpsilon);
-      if (result) results.push({ feature, kind: drift.kind, ...result });
-    };
-    if (this.predictions) add(predictionDriftName, this.predictions);
-    for (const feature of [...this.features.keys()].sort()) add(feature, this.features.get(feature)!);
-    return results;
+          ? drift.result(psiBins, psiEpsilon, testing)!
+          : drift.result(psiEpsilon, testing)!;
+      return { feature, kind: drift.kind as FeatureDrift['kind'], ...result, psiTest: result.psiTest! };
+    });
+    const adjusted = holmAdjusted(results.map((r) => r.psiTest.pValue));
+    return results.map((result, i) => ({
+      ...result,
+      psiTest: { ...result.psiTest, adjustedPValue: adjusted[i]! },
+    }));
   }
 
-  psi(): MetricOutcome {
-    const results = this.driftResults();
-    if (results.length === 0)
+  /** The worst PSI, with every feature's test so that grading can tell drift from chance. */
+  psi(drift: FeatureDrift[] = this.driftResults()): MetricOutcome {
+    if (drift.length === 0)
       return { disabled: { name: 'psi', reason: 'needs both reference and current rows' } };
-    let worst = results[0]!;
-    for (const result of results) if (result.psi > worst.psi) worst = result;
+    let worst = drift[0]!;
+    for (const result of drift) if (result.psi > worst.psi) worst = result;
     return {
       computed: {
         name: 'psi',
         value: worst.psi,
         samples: Math.min(worst.referenceRows, worst.currentRows),
-        detail:
-          worst.feature === predictionDriftName
-            ? 'worst: the predictions'
-            : `worst: feature ${worst.feature}`,
+        detail: `worst: ${subjectOf(worst.feature)}`,
+        tests: {
+          statistic: 'PSI',
+          confidence: this.options.confidence,
+          correction: 'holm',
+          values: drift.map((d) => ({
+            subject: subjectOf(d.feature),
+            value: d.psi,
+            referenceSamples: d.referenceRows,
+            currentSamples: d.currentRows,
+            pValue: d.psiTest.pValue,
+            adjustedPValue: d.psiTest.adjustedPValue,
+            noiseBand: d.psiTest.noiseBand,
+            method: d.psiTest.method,
+          })),
+        },
       },
     };
   }
 
-  metrics(): { metrics: MetricResult[]; disabled: DisabledMetric[] } {
+  /** The row-based metrics; `drift` is `driftResults()`, passed in by callers that have it. */
+  metrics(drift: FeatureDrift[] = this.driftResults()): {
+    metrics: MetricResult[];
+    disabled: DisabledMetric[];
+  } {
     const metrics: MetricResult[] = [];
     const disabled: DisabledMetric[] = [];
-    for (const outcome of [this.accuracy.result(), this.fairness.result(), this.psi()]) {
+    for (const outcome of [this.accuracy.result(), this.fairness.result(), this.psi(drift)]) {
       if ('computed' in outcome) metrics.push(outcome.computed);
       else disabled.push(outcome.disabled);
     }
@@ -282,6 +320,10 @@ export class SliceGroup {
       features: [...this.features].map(([feature, drift]): [string, DriftState] => [feature, drift.toJSON()]),
     };
   }
+}
+
+function subjectOf(feature: string): string {
+  return feature === predictionDriftName ? 'the predictions' : `feature ${feature}`;
 }
 
 function mergeDrift(ours: Drift, theirs: Drift, name: string): void {

@@ -47,10 +47,9 @@ def psi_from_counts(ref_counts, cur_counts, epsilon):
     return float(np.sum((c - r) * np.log(c / r)))
 
 
-def numeric_drift(ref, cur, edges, bins, epsilon, relative_accuracy):
+def numeric_drift(ref, cur, edges, bins, epsilon, relative_accuracy, confidence):
     ref = np.asarray(ref, dtype=float)
     cur = np.asarray(cur, dtype=float)
-    gamma = (1 + relative_accuracy) / (1 - relative_accuracy)
     answer = {}
     # The reference quantiles the engine's edges approximate (numpy's method='lower').
     answer["referenceQuantiles"] = [
@@ -61,6 +60,11 @@ def numeric_drift(ref, cur, edges, bins, epsilon, relative_accuracy):
     ref_counts = np.bincount(np.searchsorted(edges, ref, side="left"), minlength=len(edges) + 1)
     cur_counts = np.bincount(np.searchsorted(edges, cur, side="left"), minlength=len(edges) + 1)
     answer["psiOnEngineEdges"] = psi_from_counts(ref_counts, cur_counts, epsilon)
+    # Its test: PSI * RC/(R+C) against chi-squared with (occupied bins - 1) degrees of freedom.
+    occupied = int(np.sum(ref_counts + cur_counts > 0))
+    scale = len(ref) * len(cur) / (len(ref) + len(cur))
+    answer["psiChiSquaredPValue"] = float(stats.chi2.sf(answer["psiOnEngineEdges"] * scale, occupied - 1))
+    answer["psiNoiseBand"] = float(stats.chi2.ppf(confidence, occupied - 1) / scale)
     # PSI with numpy's own quantile edges (differs from the engine by the edge rounding only).
     own_edges = np.unique(np.quantile(ref, np.arange(1, bins) / bins, method="lower"))
     ref_own = np.bincount(np.searchsorted(own_edges, ref, side="left"), minlength=len(own_edges) + 1)
@@ -68,23 +72,92 @@ def numeric_drift(ref, cur, edges, bins, epsilon, relative_accuracy):
     answer["psiOnNumpyEdges"] = psi_from_counts(ref_own, cur_own, epsilon)
     answer["ks"] = float(stats.ks_2samp(ref, cur).statistic)
     # KS of the data rounded to the sketch's buckets: what the engine computes exactly.
-    def bucketed(x):
-        magnitude = np.abs(x)
-        keys = np.ceil(np.log(np.where(magnitude > 1e-9, magnitude, 1.0)) / math.log(gamma))
-        return np.where(magnitude > 1e-9, np.sign(x) * (keys + 1e7), 0.0)
-    answer["ksBucketed"] = float(stats.ks_2samp(bucketed(ref), bucketed(cur)).statistic)
+    ref_b, cur_b = bucketed(ref, relative_accuracy), bucketed(cur, relative_accuracy)
+    answer["ksBucketed"] = float(stats.ks_2samp(ref_b, cur_b).statistic)
+    answer["ksPValueAsymp"] = float(stats.ks_2samp(ref_b, cur_b, method="asymp").pvalue)
+    answer["ksPValueStephens"] = stephens_ks_pvalue(answer["ksBucketed"], len(ref_b), len(cur_b))
+    return answer
+
+
+def bucketed(x, relative_accuracy):
+    """Values replaced by their sketch bucket (DDSketch's logarithmic mapping), order kept."""
+    gamma = (1 + relative_accuracy) / (1 - relative_accuracy)
+    x = np.asarray(x, dtype=float)
+    magnitude = np.abs(x)
+    keys = np.ceil(np.log(np.where(magnitude > 1e-9, magnitude, 1.0)) / math.log(gamma))
+    return np.where(magnitude > 1e-9, np.sign(x) * (keys + 1e7), 0.0)
+
+
+def stephens_ks_pvalue(d, n, m):
+    """Kolmogorov's limit at Stephens' modified statistic (Numerical Recipes 14.3.3)."""
+    en = n * m / (n + m)
+    return float(stats.kstwobign.sf((math.sqrt(en) + 0.12 + 0.11 / math.sqrt(en)) * d))
+
+
+def significance(request):
+    """Distributions and p-values behind the drift tests, from scipy."""
+    spec = request["significance"]
+    answer = {
+        "chiSquaredSurvival": [float(stats.chi2.sf(x, dof)) for x, dof in spec["chiSquaredSurvival"]],
+        "chiSquaredQuantile": [float(stats.chi2.ppf(p, dof)) for p, dof in spec["chiSquaredQuantile"]],
+        "kolmogorovSurvival": [float(stats.kstwobign.sf(x)) for x in spec["kolmogorovSurvival"]],
+        "ks": {},
+    }
+    for name, data in spec["ks"].items():
+        ref = bucketed(data["reference"], request["featureRelativeAccuracy"])
+        cur = bucketed(data["current"], request["featureRelativeAccuracy"])
+        result = stats.ks_2samp(ref, cur, method="asymp")
+        answer["ks"][name] = {
+            "statistic": float(result.statistic),
+            "scipyAsymp": float(result.pvalue),
+            "stephens": stephens_ks_pvalue(float(result.statistic), len(ref), len(cur)),
+        }
+    # The exact permutation distribution of PSI over fixed categories: every way of dealing the
+    # pooled rows of each category out to a current dataset of the same size (3 categories at most).
+    exact = spec["exactPermutation"]
+    categories = sorted(set(exact["reference"]) | set(exact["current"]))
+    ref_counts = np.asarray([exact["reference"].count(c) for c in categories])
+    cur_counts = np.asarray([exact["current"].count(c) for c in categories])
+    pooled = ref_counts + cur_counts
+    n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
+    log_total = math.lgamma(pooled.sum() + 1) - math.lgamma(n_cur + 1) - math.lgamma(n_ref + 1)
+    def log_comb(n, k):
+        return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+    values, weights = [], []
+    for x0 in range(0, min(pooled[0], n_cur) + 1):
+        for x1 in range(0, min(pooled[1], n_cur - x0) + 1):
+            x2 = n_cur - x0 - x1
+            if x2 < 0 or x2 > pooled[2]:
+                continue
+            cur = np.array([x0, x1, x2])
+            weights.append(math.exp(sum(log_comb(pooled[i], cur[i]) for i in range(3)) - log_total))
+            values.append(psi_from_counts(pooled - cur, cur, request["psiEpsilon"]))
+    values, weights = np.asarray(values), np.asarray(weights)
+    observed = psi_from_counts(ref_counts, cur_counts, request["psiEpsilon"])
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    quantile = lambda q: float(values[order][np.searchsorted(cumulative, q * cumulative[-1])])
+    answer["exactPermutation"] = {
+        "psi": observed,
+        "pValue": float(weights[values >= observed * (1 - 1e-12)].sum() / weights.sum()),
+        "quantiles": {str(q): quantile(q) for q in (0.93, 0.95, 0.97)},
+        "totalProbability": float(weights.sum()),
+    }
     return answer
 
 
 def main():
     request = json.load(sys.stdin)
+    if "significance" in request:
+        json.dump(significance(request), sys.stdout)
+        return
     confidence = request["confidence"]
     answer = {}
 
     answer["drift"] = {
         name: numeric_drift(
             spec["reference"], spec["current"], spec["edges"], request["psiBins"],
-            request["psiEpsilon"], request["featureRelativeAccuracy"],
+            request["psiEpsilon"], request["featureRelativeAccuracy"], confidence,
         )
         for name, spec in request["numericDrift"].items()
     }

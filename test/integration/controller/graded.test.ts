@@ -65,7 +65,9 @@ describe('a graded evaluation', () => {
         data: penguinsData,
         runtime: { parallelism: 2 },
         // This test is about accuracy and the control loop: the hardware-dependent metrics are
-        // measured and reported, not graded; PSI has the wider band a 200-row sample needs.
+        // measured and reported, not graded. With the default 0.10 target, PSI 0.14 on 133 vs 200
+        // rows is within its noise band (0–0.23) and grades Inconclusive, which holds; the loop
+        // needs a Pass, so the target sits above that band.
         thresholds: {
           psi: { target: 0.2, warning: 0.3 },
           p95LatencyMs: { enabled: false },

@@ -117,7 +117,8 @@ describe('grading the fixtures', () => {
   test('pruned-70 passes: accuracy within 2 points, memory (non-zero weights) under half', async () => {
     const spec = fixtureEvaluation({
       candidate: 'pruned-70',
-      // Small-sample PSI noise and sex-dependent species rates: see examples/penguins/evaluation.yaml.
+      // At 133 vs 200 rows PSI's noise band reaches 0.23, so the default 0.10 target grades psi
+      // Inconclusive (docs/metrics.md); this test is about accuracy and memory. Parity: sex-dependent species rates.
       thresholds: { psi: { target: 0.2, warning: 0.3 }, demographicParity: { enabled: false } },
     }).spec;
     const result = await evaluateShard(spec, { shardIndex: 0, shardCount: 1, measurement });

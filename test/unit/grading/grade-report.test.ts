@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { grade, validateOverrides } from '../../../src/grading/index.js';
+import type { PrunedModelEvaluationSpec } from '../../../src/api/v1alpha1/index.js';
+import { grade, gradeEvaluation, validateOverrides } from '../../../src/grading/index.js';
 import {
   EvaluationAccumulator,
   type EvaluationReport,
   type MetricResult,
 } from '../../../src/metrics/index.js';
+import { handBatch } from '../metrics/hand-batches.js';
 import { syntheticBatch } from '../metrics/synthetic-data.js';
 
 const interval = (lower: number, upper: number) => ({ lower, upper, confidence: 0.95, method: 'test' });
@@ -137,4 +139,46 @@ test('end to end: an engine report of a drifted, noisy candidate grades Critical
   assert.equal(graded.verdict, 'Critical');
   assert.match(graded.explanation, /^psi \d/);
   assert.ok(graded.slices.length === 4 && graded.slices.every((s) => s.metrics.length === 3));
+});
+
+test('the status shows psi with its p-values and noise band; a split of one population is not a breach', () => {
+  // 400 reference and 400 current rows drawn alike (no drift), and a shifted copy.
+  const values = Array.from({ length: 800 }, (_, i) => 1 + ((i * 7919) % 800) / 100);
+  const batch = (dataset: 'reference' | 'current', x: number[]) =>
+    handBatch({ dataset, teacher: x.map(() => 0), candidate: x.map(() => 0), numeric: { x } });
+  const spec = { thresholds: {} } as unknown as PrunedModelEvaluationSpec;
+  const graded = (current: number[]) => {
+    const engine = new EvaluationAccumulator({});
+    engine.update(
+      batch(
+        'reference',
+        values.filter((_, i) => i % 2 === 0),
+      ),
+    );
+    engine.update(batch('current', current));
+    return gradeEvaluation(engine, spec).metrics.find((m) => m.name === 'psi')!;
+  };
+
+  const same = graded(values.filter((_, i) => i % 2 === 1));
+  assert.equal(same.grade, 'Pass');
+  const detail = same.detail as Record<string, unknown>;
+  assert.match(
+    String(detail.note),
+    /^worst: feature x; p = [\d.]+, Holm-adjusted [\d.]+ over 2 tests; 95% noise band 0–0\.\d+$/,
+  );
+  assert.deepEqual(Object.keys(detail).sort(), [
+    'adjustedPValue',
+    'noiseBand',
+    'note',
+    'pValue',
+    'testMethod',
+    'tests',
+  ]);
+  assert.equal(detail.testMethod, 'permutation');
+  assert.equal(detail.tests, 2);
+  assert.equal((detail.noiseBand as number[])[0], 0);
+
+  const shifted = graded(values.filter((_, i) => i % 2 === 1).map((v) => v * 1.5));
+  assert.equal(shifted.grade, 'Critical');
+  assert.ok((shifted.detail as { adjustedPValue: number }).adjustedPValue <= 0.05);
 });

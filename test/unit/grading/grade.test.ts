@@ -112,3 +112,125 @@ test('with an interval that moves with the value, a worse value never moves towa
     ),
   );
 });
+
+/** psi as the engine reports it: the worst of several tested values. */
+function psiResult(values: [string, number, number, number, number][], samples = [200, 133]): MetricResult {
+  const tested = values.map(([subject, value, pValue, adjustedPValue, band]) => ({
+    subject,
+    value,
+    referenceSamples: samples[0]!,
+    currentSamples: samples[1]!,
+    pValue,
+    adjustedPValue,
+    noiseBand: [0, band] as [number, number],
+    method: 'permutation' as const,
+  }));
+  const worst = tested.reduce((a, b) => (b.value > a.value ? b : a));
+  return {
+    name: 'psi',
+    value: worst.value,
+    samples: Math.min(samples[0]!, samples[1]!),
+    detail: `worst: ${worst.subject}`,
+    tests: { statistic: 'PSI', confidence: 0.95, correction: 'holm', values: tested },
+  };
+}
+
+test('psi breaches only where a value is beyond the target and significant after Holm', () => {
+  // [subject, PSI, p, Holm-adjusted p, noise band upper]
+  const cases: [string, MetricResult, Grade, number, RegExp, RegExp?][] = [
+    [
+      'the issue: within the noise band',
+      psiResult([
+        ['feature a', 0.18, 0.2, 1, 0.21],
+        ['feature b', 0.05, 0.9, 1, 0.21],
+      ]),
+      'Inconclusive',
+      0.18,
+      /^worst: feature a; p = 0\.2, Holm-adjusted 1 over 2 tests$/,
+      /^n=133 vs 200: PSI 0\.18 is within the 95% noise band 0–0\.21$/,
+    ],
+    [
+      'above its band, but not after the correction',
+      psiResult([
+        ['feature a', 0.3, 0.02, 0.08, 0.21],
+        ['feature b', 0.05, 0.5, 1, 0.21],
+        ['feature c', 0.05, 0.5, 1, 0.21],
+        ['feature d', 0.05, 0.5, 1, 0.21],
+      ]),
+      'Inconclusive',
+      0.3,
+      /^worst: feature a; p = 0\.02, Holm-adjusted 0\.08 over 4 tests$/,
+      /^n=133 vs 200: PSI 0\.3 is above the 95% noise band 0–0\.21 \(p = 0\.02\) but not significant after Holm's correction over 4 tests \(adjusted p = 0\.08\)$/,
+    ],
+    [
+      'significant and beyond the warning edge',
+      psiResult([
+        ['feature a', 2.07, 0.001, 0.006, 0.21],
+        ['the predictions', 0.02, 0.6, 1, 0.07],
+      ]),
+      'Critical',
+      2.07,
+      /^worst: feature a; p = 0\.001, Holm-adjusted 0\.006 over 2 tests; 95% noise band 0–0\.21$/,
+    ],
+    [
+      'the worst is chance, a smaller one is real: graded on the real one',
+      psiResult([
+        ['feature a', 0.4, 0.3, 0.6, 0.5],
+        ['feature b', 0.15, 0.0001, 0.0002, 0.03],
+      ]),
+      'Warning',
+      0.15,
+      /^worst significant: feature b; feature a reaches 0\.4, not significant; p < 0\.001, Holm-adjusted < 0\.001 over 2 tests; 95% noise band 0–0\.03$/,
+    ],
+    [
+      'significant but below the target: the effect-size floor',
+      psiResult(
+        [
+          ['feature a', 0.3, 0.4, 0.8, 0.5],
+          ['the predictions', 0.003, 1e-6, 2e-6, 0.001],
+        ],
+        [5726, 4432],
+      ),
+      'Inconclusive',
+      0.3,
+      /^worst: feature a; p = 0\.4/,
+      /^n=4432 vs 5726: PSI 0\.3 is within the 95% noise band 0–0\.5$/,
+    ],
+    [
+      'below the target: Pass, with the test shown',
+      psiResult([
+        ['feature a', 0.08, 0.5, 1, 0.21],
+        ['feature b', 0.01, 0.9, 1, 0.21],
+      ]),
+      'Pass',
+      0.08,
+      /^worst: feature a; p = 0\.5, Holm-adjusted 1 over 2 tests; 95% noise band 0–0\.21$/,
+    ],
+    [
+      'one test: no correction to speak of',
+      psiResult([['the predictions', 0.5, 0.001, 0.001, 0.1]]),
+      'Critical',
+      0.5,
+      /^worst: the predictions; p = 0\.001; 95% noise band 0–0\.1$/,
+    ],
+  ];
+  for (const [what, input, expected, value, detail, reason] of cases) {
+    const graded = gradeMetric(input, ruleFor('psi', {}));
+    assert.equal(graded.grade, expected, what);
+    assert.equal(graded.value, value, what);
+    assert.match(graded.detail!, detail, what);
+    if (reason) assert.match(graded.reason!, reason, what);
+    else assert.equal(graded.reason, undefined, what);
+    assert.ok(graded.test, what);
+  }
+  // The floor follows the thresholds: a raised target turns the same significant drift into a Pass.
+  const raised = gradeMetric(
+    psiResult([['feature a', 0.3, 0.001, 0.001, 0.2]]),
+    ruleFor('psi', { thresholds: { psi: { target: 0.35, warning: 0.5 } } }),
+  );
+  assert.equal(raised.grade, 'Pass');
+  // Too few rows is still too few rows, whatever the test says.
+  const few = gradeMetric(psiResult([['feature a', 3, 0.001, 0.001, 2]], [60, 40]), ruleFor('psi', {}));
+  assert.equal(few.grade, 'Inconclusive');
+  assert.match(few.reason!, /only 40 samples/);
+});

@@ -119,3 +119,18 @@ test('a feature that changes kind between batches is refused', () => {
     /feature x is categorical in this batch but was numeric before/,
   );
 });
+
+test('each drift says whether it could be chance: the PSI test and the KS p-value', () => {
+  const same = driftOf({ numeric: { x: range(1, 100) } }, { numeric: { x: range(1, 100) } }, 'x');
+  assert.deepEqual([same.psiTest.pValue, same.psiTest.adjustedPValue, same.ksPValue], [1, 1, 1]);
+  assert.equal(same.psiTest.method, 'permutation'); // 100 rows in 10 bins: 5 expected per bin
+  const shifted = driftOf({ numeric: { x: range(1, 100) } }, { numeric: { x: range(51, 150) } }, 'x');
+  assert.ok(shifted.psi > shifted.psiTest.noiseBand[1]);
+  assert.equal(shifted.psiTest.pValue, 1 / 1000);
+  // D = 0.5 between 100 and 100 rows: λ = (√50 + 0.12 + 0.11/√50)·0.5 ≈ 3.60, p ≈ 2e^(−2λ²).
+  const lambda = (Math.sqrt(50) + 0.12 + 0.11 / Math.sqrt(50)) * 0.5;
+  close(shifted.ksPValue! / (2 * Math.exp(-2 * lambda * lambda)), 1, 'KS p');
+  // The counts behind PSI are reported, so the test can be redone from them.
+  assert.deepEqual(shifted.referenceCounts, Array(10).fill(10));
+  assert.deepEqual(shifted.currentCounts, [0, 0, 0, 0, 0, 10, 10, 10, 10, 60]);
+});

@@ -3,11 +3,18 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { EvaluationAccumulator, type EvaluationBatch } from '../../../src/metrics/index.js';
+import { openTable } from '../../../src/evaluator/data/index.js';
 import { normalQuantile, wilson } from '../../../src/metrics/intervals.js';
-import { textValues } from '../../../src/metrics/text-column.js';
+import {
+  chiSquaredQuantile,
+  chiSquaredSurvival,
+  holmAdjusted,
+  kolmogorovSurvival,
+} from '../../../src/metrics/significance.js';
+import { textColumn, textValues } from '../../../src/metrics/text-column.js';
 import { gaussian, seededRandom, syntheticBatch } from './synthetic-data.js';
 
 /**
@@ -27,6 +34,10 @@ interface OracleAnswer {
       psiOnNumpyEdges: number;
       ks: number;
       ksBucketed: number;
+      ksPValueAsymp: number;
+      ksPValueStephens: number;
+      psiChiSquaredPValue: number;
+      psiNoiseBand: number;
     }
   >;
   categoricalPsi: Record<string, number>;
@@ -43,6 +54,10 @@ interface OracleAnswer {
 }
 
 function askOracle(request: unknown): OracleAnswer {
+  return askPython(request) as OracleAnswer;
+}
+
+function askPython(request: unknown): unknown {
   assert.ok(
     existsSync(python),
     `${python} is missing: create it with python3 -m venv .venv && .venv/bin/pip install -r test/oracle/requirements.txt`,
@@ -53,7 +68,7 @@ function askOracle(request: unknown): OracleAnswer {
     maxBuffer: 1 << 28,
   });
   assert.equal(run.status, 0, `oracle failed: ${run.stderr}`);
-  return JSON.parse(run.stdout) as OracleAnswer;
+  return JSON.parse(run.stdout) as unknown;
 }
 
 function withBalance(batch: EvaluationBatch, seed: number, shift: number): EvaluationBatch {
@@ -151,6 +166,28 @@ test('metric engine agrees with numpy/scipy on PSI, KS, quantiles, demographic p
     );
     closeTo(ours.ks!, theirs.ksBucketed, 1e-12, `${name} KS of bucketed data`);
     closeTo(ours.ks!, theirs.ks, 0.02, `${name} KS of raw data`);
+    closeTo(ours.ksPValue!, theirs.ksPValueStephens, 1e-9 * theirs.ksPValueStephens + 1e-15, `${name} KS p`);
+    // scipy's asymptotic p is the one-sample exact law at n = round(RC/(R+C)): Stephens' is within 3%.
+    closeTo(
+      ours.ksPValue!,
+      theirs.ksPValueAsymp,
+      0.03 * theirs.ksPValueAsymp + 1e-12,
+      `${name} KS p vs scipy`,
+    );
+    // Thousands of rows in every bin: the chi-squared approximation, as scipy computes it.
+    assert.equal(ours.psiTest.method, 'chi-squared', name);
+    closeTo(
+      ours.psiTest.pValue,
+      theirs.psiChiSquaredPValue,
+      1e-9 * theirs.psiChiSquaredPValue + 1e-300,
+      `${name} PSI p-value`,
+    );
+    closeTo(
+      ours.psiTest.noiseBand[1],
+      theirs.psiNoiseBand,
+      1e-10 * theirs.psiNoiseBand,
+      `${name} noise band`,
+    );
     // Each engine edge is its reference quantile moved up to a bucket boundary.
     const quantiles = [...new Set(theirs.referenceQuantiles)];
     assert.equal(ours.edges!.length, quantiles.length, `${name}: one edge per distinct reference quantile`);
@@ -219,4 +256,156 @@ test('metric engine agrees with numpy/scipy on PSI, KS, quantiles, demographic p
     closeTo(ours.upper, oracle.wilsonCases[i]![1], 1e-9, `wilson ${x}/${n} upper`);
   });
   closeTo(normalQuantile(0.975), oracle.normalQuantile975, 1e-8, 'normal quantile');
+});
+
+interface SignificanceAnswer {
+  chiSquaredSurvival: number[];
+  chiSquaredQuantile: number[];
+  kolmogorovSurvival: number[];
+  ks: Record<string, { statistic: number; scipyAsymp: number; stephens: number }>;
+  exactPermutation: {
+    psi: number;
+    pValue: number;
+    quantiles: Record<'0.93' | '0.95' | '0.97', number>;
+    totalProbability: number;
+  };
+}
+
+/** The penguins fixture as it is: reference.csv against current.jsonl, raw values. */
+async function penguinsColumns(file: string): Promise<Record<string, number[] | string[]>> {
+  const columns: Record<string, number[] | string[]> = {};
+  for await (const batch of openTable(pathToFileURL(path.join(repoRoot, file)).href)) {
+    for (const [name, column] of Object.entries(batch.columns)) {
+      const values = column instanceof Float64Array ? [...column] : textValues(column);
+      columns[name] = [...(columns[name] ?? []), ...values] as number[] | string[];
+    }
+  }
+  return columns;
+}
+
+test('drift tests agree with scipy: chi-squared and Kolmogorov laws, KS p-values, the exact permutation p', async (t) => {
+  // Degrees of freedom from one bin pair to a 10,000-category feature; tails down to 1e-300.
+  const survivalCases: [number, number][] = [
+    [0.001, 1],
+    [3.841458820694124, 1],
+    [16.918977604620448, 9],
+    [11.2, 9],
+    [40, 9],
+    [300, 9],
+    [1500, 9],
+    [2.5, 2],
+    [120, 30],
+    [85, 99],
+    [1100, 1000],
+    [10300, 9999],
+  ];
+  const quantileCases: [number, number][] = [
+    [0.5, 1],
+    [0.95, 1],
+    [0.95, 2],
+    [0.95, 9],
+    [0.99, 9],
+    [0.999, 9],
+    [0.95, 30],
+    [0.9, 214],
+    [0.95, 1000],
+    [0.95, 9999],
+  ];
+  const lambdas = [0.2, 0.5, 0.8, 1, 1.17, 1.19, 1.36, 1.8, 3, 6];
+
+  const reference = await penguinsColumns('test/fixtures/penguins/reference.csv');
+  const current = await penguinsColumns('test/fixtures/penguins/current.jsonl');
+  const numeric = ['Beak Length (mm)', 'Beak Depth (mm)', 'Flipper Length (mm)', 'Body Mass (g)'];
+  const engine = new EvaluationAccumulator({});
+  for (const [dataset, columns] of [
+    ['reference', reference],
+    ['current', current],
+  ] as const) {
+    const rows = columns.Island!.length;
+    engine.update({
+      dataset,
+      rows,
+      numericFeatures: Object.fromEntries(
+        numeric.map((name) => [name, Float64Array.from(columns[name] as number[])]),
+      ),
+      categoricalFeatures: { Island: textColumn(columns.Island as string[]) },
+      teacherScores: new Float32Array(rows),
+      candidateScores: new Float32Array(rows),
+      outputWidth: 1,
+      slices: {},
+    });
+  }
+  const drift = engine.result().details.drift;
+  const options = engine.options;
+  const oracle = askPython({
+    confidence: options.confidence,
+    psiEpsilon: options.psiEpsilon,
+    featureRelativeAccuracy: options.featureRelativeAccuracy,
+    significance: {
+      chiSquaredSurvival: survivalCases,
+      chiSquaredQuantile: quantileCases,
+      kolmogorovSurvival: lambdas,
+      ks: Object.fromEntries(
+        numeric.map((name) => [name, { reference: reference[name], current: current[name] }]),
+      ),
+      exactPermutation: { reference: reference.Island, current: current.Island },
+    },
+  }) as SignificanceAnswer;
+
+  survivalCases.forEach(([x, dof], i) => {
+    const theirs = oracle.chiSquaredSurvival[i]!;
+    closeTo(chiSquaredSurvival(x, dof), theirs, 1e-10 * theirs + 1e-300, `chi2.sf(${x}, ${dof})`);
+  });
+  quantileCases.forEach(([p, dof], i) => {
+    const theirs = oracle.chiSquaredQuantile[i]!;
+    closeTo(chiSquaredQuantile(p, dof), theirs, 1e-10 * theirs, `chi2.ppf(${p}, ${dof})`);
+  });
+  lambdas.forEach((lambda, i) => {
+    const theirs = oracle.kolmogorovSurvival[i]!;
+    closeTo(kolmogorovSurvival(lambda), theirs, 1e-12 + 1e-10 * theirs, `kstwobign.sf(${lambda})`);
+  });
+  // The issue's example: 133 current against 200 reference rows in 10 bins.
+  const band = (chiSquaredQuantile(0.95, 9) * (200 + 133)) / (200 * 133);
+  closeTo(band, (oracle.chiSquaredQuantile[3]! * 333) / 26600, 1e-12, 'noise band 133 vs 200');
+  assert.equal(band.toFixed(2), '0.21');
+
+  for (const name of numeric) {
+    const ours = drift.find((d) => d.feature === name)!;
+    const theirs = oracle.ks[name]!;
+    closeTo(ours.ks!, theirs.statistic, 1e-12, `${name} KS`);
+    closeTo(ours.ksPValue!, theirs.stephens, 1e-9 * theirs.stephens, `${name} KS p (Stephens)`);
+    closeTo(ours.ksPValue!, theirs.scipyAsymp, 0.03 * theirs.scipyAsymp, `${name} KS p vs ks_2samp asymp`);
+  }
+
+  t.diagnostic(
+    `KS p (engine / scipy ks_2samp asymp): ${numeric.map((n) => `${n} ${drift.find((d) => d.feature === n)!.ksPValue!.toPrecision(4)} / ${oracle.ks[n]!.scipyAsymp.toPrecision(4)}`).join('; ')}`,
+  );
+
+  // Island: 3 categories and 333 rows, so every deal can be enumerated. The engine's Monte Carlo
+  // p-value must sit within four standard errors of the exact one, its band between the exact
+  // 93% and 97% quantiles.
+  const island = drift.find((d) => d.feature === 'Island')!;
+  const exact = oracle.exactPermutation;
+  closeTo(exact.totalProbability, 1, 1e-9, 'the enumeration covers every deal');
+  closeTo(island.psi, exact.psi, 1e-12, 'Island PSI');
+  assert.equal(island.psiTest.method, 'permutation');
+  const replicates = island.psiTest.replicates!;
+  const standardError = Math.sqrt((exact.pValue * (1 - exact.pValue)) / replicates);
+  t.diagnostic(
+    `Island PSI ${island.psi.toPrecision(4)}: permutation p ${island.psiTest.pValue} (${replicates} deals), exact ${exact.pValue.toPrecision(4)}; band ${island.psiTest.noiseBand[1].toPrecision(4)}, exact 95% quantile ${exact.quantiles['0.95'].toPrecision(4)}`,
+  );
+  closeTo(
+    island.psiTest.pValue,
+    exact.pValue,
+    4 * standardError + 1 / (replicates + 1),
+    'Island permutation p',
+  );
+  const [, upper] = island.psiTest.noiseBand;
+  assert.ok(
+    upper >= exact.quantiles['0.93'] && upper <= exact.quantiles['0.97'],
+    `Island noise band ${upper} vs exact quantiles ${JSON.stringify(exact.quantiles)}`,
+  );
+  // Holm over the evaluation's tests, as the drift details report it.
+  const adjusted = holmAdjusted(drift.map((d) => d.psiTest.pValue));
+  drift.forEach((d, i) => assert.equal(d.psiTest.adjustedPValue, adjusted[i], d.feature));
 });
