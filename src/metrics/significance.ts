@@ -7,6 +7,7 @@
  * §6.1–6.2 (log-gamma, incomplete gamma) and §14.3.3 (Kolmogorov–Smirnov); Stephens, J. R. Stat.
  * Soc. B 32 (1970) 115–122; Holm, Scand. J. Stat. 6 (1979) 65–70.
  */
+import { seededRandom } from './seeded-random.js';
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error < 1e-14). */
 export function logGamma(x: number): number {
@@ -133,18 +134,6 @@ export function holmAdjusted(pValues: readonly number[]): number[] {
     adjusted[index] = running;
   });
   return adjusted;
-}
-
-/** mulberry32, as scripts/fixtures/random.ts: a small seeded generator of uniforms in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Below this mean a hypergeometric count is drawn exactly (inversion); above, from its normal approximation. */

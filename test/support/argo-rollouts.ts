@@ -45,6 +45,20 @@ export async function argoRolloutsCrdDir(): Promise<string> {
   return path.join(await argoRolloutsDir(), 'crds');
 }
 
+/** The part of an argoproj.io/v1alpha1 Rollout's status the tests read. */
+export interface RolloutStatus {
+  phase?: string;
+  message?: string;
+  abort?: boolean;
+  currentStepIndex?: number;
+  currentPodHash?: string;
+  stableRS?: string;
+  pauseConditions?: { reason: string }[];
+  replicas?: number;
+  updatedReplicas?: number;
+  availableReplicas?: number;
+}
+
 export interface ArgoRolloutsController {
   readonly namespace: string;
   readonly logFile: string;

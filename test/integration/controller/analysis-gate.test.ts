@@ -24,7 +24,11 @@ import {
   type PrunedModelEvaluationStatus,
   type Verdict,
 } from '../../../src/api/v1alpha1/index.js';
-import { startArgoRollouts, type ArgoRolloutsController } from '../../support/argo-rollouts.js';
+import {
+  startArgoRollouts,
+  type ArgoRolloutsController,
+  type RolloutStatus,
+} from '../../support/argo-rollouts.js';
 import { eventually, testCluster, testNamespace, type TestCluster } from '../../support/cluster.js';
 import { installPruneguard, startTestOperator } from '../../support/operator.js';
 import { Objects, penguinsEvaluation } from './fixtures.js';
@@ -46,16 +50,6 @@ interface WebMetric {
 interface AnalysisRun {
   metadata: { ownerReferences?: { name: string }[] };
   status?: { phase?: string; metricResults?: { measurements?: { phase: string; value?: string }[] }[] };
-}
-interface RolloutStatus {
-  phase?: string;
-  message?: string;
-  abort?: boolean;
-  currentStepIndex?: number;
-  currentPodHash?: string;
-  stableRS?: string;
-  pauseConditions?: { reason: string }[];
-  availableReplicas?: number;
 }
 interface RolloutBody {
   metadata: Json;

@@ -8,23 +8,13 @@ import {
   setHeaderOptions,
   type V1ReplicaSet,
 } from '@kubernetes/client-node';
-import { startArgoRollouts, type ArgoRolloutsController } from '../../support/argo-rollouts.js';
+import {
+  startArgoRollouts,
+  type ArgoRolloutsController,
+  type RolloutStatus,
+} from '../../support/argo-rollouts.js';
 import { eventually, testCluster, testNamespace } from '../../support/cluster.js';
 import { installCrds } from '../../support/crds.js';
-
-/** The part of an argoproj.io/v1alpha1 Rollout's status these tests read. */
-interface RolloutStatus {
-  phase?: string;
-  message?: string;
-  abort?: boolean;
-  currentStepIndex?: number;
-  currentPodHash?: string;
-  stableRS?: string;
-  pauseConditions?: { reason: string }[];
-  replicas?: number;
-  updatedReplicas?: number;
-  availableReplicas?: number;
-}
 
 const name = 'web';
 const steps = [{ setWeight: 25 }, { pause: {} }, { setWeight: 50 }, { pause: { duration: '5s' } }];

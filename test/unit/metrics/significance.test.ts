@@ -13,8 +13,8 @@ import {
   logGamma,
   multivariateHypergeometricSample,
   permutationNull,
-  seededRandom,
 } from '../../../src/metrics/significance.js';
+import { seededRandom } from '../../../src/metrics/seeded-random.js';
 import { handBatch } from './hand-batches.js';
 
 const close = (actual: number, expected: number, relative: number, what: string) =>
