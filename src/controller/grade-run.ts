@@ -4,6 +4,7 @@ import {
   checkStateSize,
   decodeShardState,
   defaultShardStateLimits,
+  stateDigest,
   type ShardStateLimits,
 } from '../evaluator/shard-state.js';
 import type { EvaluationAccumulator } from '../metrics/index.js';
@@ -38,6 +39,10 @@ export function gradeRun(run: EvaluationRun, limits: ShardStateLimits = defaultS
       throw new RejectedShardResults(`a shard result has index ${String(index)}, outside [0, ${count - 1}]`);
     if (seen.has(index)) throw new RejectedShardResults(`shard ${index}: two results for one shard`);
     if (!shard.state) throw new RejectedShardResults(`shard ${index}: its entry holds no state`);
+    if (typeof shard.state.data !== 'string' || shard.digest !== stateDigest(shard.state.data))
+      throw new RejectedShardResults(
+        `shard ${index}: its state does not match the digest it was first written with (replaced after it was recorded)`,
+      );
     seen.add(index);
   }
   const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !seen.has(i));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { maxShardStateBytes, PrunedModelEvaluationSpec, withDefaults } from '../api/v1alpha1/index.js';
 import { EvaluationAccumulator } from '../metrics/index.js';
@@ -54,6 +55,11 @@ export const shardStateLimitFlags = {
   maxEncodedBytes: '--max-shard-state-bytes',
   maxDecodedBytes: '--max-shard-state-decoded-bytes',
 } as const satisfies Record<keyof ShardStateLimits, string>;
+
+/** What the API keeps immutable for a shard entry (`digest`), and the operator checks the state against. */
+export function stateDigest(data: string): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
 
 export function encodeShardState(accumulator: EvaluationAccumulator): EncodedShardState {
   return { encoding: 'gzip+base64', data: gzipSync(JSON.stringify(accumulator.toJSON())).toString('base64') };

@@ -3,9 +3,8 @@
  * apply body. status.shards is a list map keyed by index, so N pods applying with N field managers
  * never overwrite each other.
  */
-import { createHash } from 'node:crypto';
 import { apiVersion, evaluationRunNames, type EvaluationRunStatus } from '../api/v1alpha1/index.js';
-import { encodeShardState } from './shard-state.js';
+import { encodeShardState, stateDigest } from './shard-state.js';
 import type { ShardResult } from './pipeline.js';
 
 export interface RunName {
@@ -29,11 +28,6 @@ export function shardStatusPatch(run: RunName, index: number, result: ShardResul
     powerMethod: result.powerMethod,
   };
   return applyBody(run, status);
-}
-
-/** What the API keeps immutable for an entry, and the operator checks the state against. */
-export function stateDigest(data: string): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
 /** A failed shard: its index and why, no state, so the controller can report the where. */

@@ -21,7 +21,7 @@ import {
   type EvaluationRun,
   type ShardStatus,
 } from '../../../src/api/v1alpha1/index.js';
-import { stateDigest } from '../../../src/evaluator/shard-status.js';
+import { stateDigest } from '../../../src/evaluator/shard-state.js';
 import { eventually, testCluster, testNamespace, type TestCluster } from '../../support/cluster.js';
 import { installPruneguard, operatorKubeConfig } from '../../support/operator.js';
 import { PodRunner, type PodFate } from '../../support/pod-runner.js';

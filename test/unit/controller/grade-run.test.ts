@@ -9,6 +9,7 @@ import {
   defaultShardStateLimits,
   encodeShardState,
   shardEvaluationOptions,
+  stateDigest,
   type EncodedShardState,
   type ShardStateLimits,
 } from '../../../src/evaluator/shard-state.js';
@@ -32,9 +33,15 @@ function runWith(entries: { index: number; state?: unknown }[], shards = entries
       kind: 'EvaluationRun',
       metadata: { name: 'penguins-pruned-70-00001', namespace: 'test' },
       spec: { evaluationName: 'penguins-pruned-70', generation: 1, shards, evaluationSpec: spec },
-      status: { shards: entries },
+      status: { shards: entries.map(withDigest) },
     }),
   ) as EvaluationRun;
+}
+
+/** An entry as the evaluator writes it: the digest of its state's data, when the data is text. */
+function withDigest(entry: { index: number; state?: unknown }) {
+  const data = (entry.state as { data?: unknown } | null | undefined)?.data;
+  return typeof data === 'string' ? { ...entry, digest: stateDigest(data) } : entry;
 }
 
 function runOf(states: unknown[]): EvaluationRun {
@@ -112,6 +119,15 @@ test('each shard index of the run exactly once, each with a state', () => {
   rejected(runWith([{ index: 0, state: a }, { index: 1 }], 2), /^shard 1: its entry holds no state$/);
   rejected(runWith([{ index: 1, state: b }], 3), /^shards 0, 2 of 3 wrote no result$/);
   rejected(runWith([], 1), /^shard 0 of 1 wrote no result$/);
+});
+
+test('a state that does not match the digest its entry was first written with is refused', () => {
+  const [genuine, other] = [encodeShardState(shard(1)), encodeShardState(shard(2))];
+  const run = runOf([genuine, other]);
+  run.status!.shards![1]!.digest = stateDigest(genuine.data);
+  rejected(run, /shard 1: its state does not match the digest/);
+  delete run.status!.shards![1]!.digest;
+  rejected(run, /shard 1: its state does not match the digest/);
 });
 
 test('a shard whose state fails a check is refused, naming the shard and the path', () => {
