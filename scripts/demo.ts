@@ -10,8 +10,7 @@
  * 5. applies manifests/examples/penguins-cpu-deployment.yaml and prints kubectl's view once the
  *    first run is graded.
  */
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
-import os from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clusterAt, eventually } from '../test/support/cluster.js';
@@ -21,6 +20,7 @@ import { PodRunner } from '../test/support/pod-runner.js';
 import {
   createClaims,
   createDeploymentPair,
+  fixtureClaimsRoot,
   Objects,
   replicasOf,
 } from '../test/integration/controller/fixtures.js';
@@ -38,7 +38,7 @@ const started = Date.now();
 const plane = await LocalControlPlane.start({ nodes: { cpuNodes: 2, gpuNodes: 1 } });
 console.log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s at ${plane.server}`);
 const cluster = clusterAt(plane.kubeconfigPath, plane.binDir);
-const pvcRoot = await mkdtemp(path.join(os.tmpdir(), 'pruneguard-demo-pv-'));
+const pvcRoot = await fixtureClaimsRoot('pruneguard-demo-pv-');
 let pods: PodRunner | undefined;
 let operator: Awaited<ReturnType<typeof startTestOperator>> | undefined;
 
@@ -62,8 +62,6 @@ try {
   step(
     `namespace ${namespace}: models and data on claims "models" and "data", a stable/canary Deployment pair`,
   );
-  await symlink(path.join(repoRoot, 'test/fixtures'), path.join(pvcRoot, 'models'));
-  await symlink(path.join(repoRoot, 'test/fixtures'), path.join(pvcRoot, 'data'));
   await kubectl('create', 'namespace', namespace);
   const kc = cluster.kubeConfig();
   await createClaims(kc, namespace, pvcRoot, ['models', 'data']);

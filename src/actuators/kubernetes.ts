@@ -28,6 +28,7 @@ function statusCode(error: unknown): number | undefined {
 /** 409: the object exists already (a create), or was changed since it was read (an update). */
 export const isConflict = (error: unknown) => statusCode(error) === 409;
 export const isNotFound = (error: unknown) => statusCode(error) === 404;
+export const isForbidden = (error: unknown) => statusCode(error) === 403;
 /** 422: the API server's schema or CEL rules refused the object. */
 export const isInvalid = (error: unknown) => statusCode(error) === 422;
 

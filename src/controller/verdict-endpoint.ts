@@ -23,7 +23,7 @@ import {
   type ObservableMiddleware,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { isNotFound } from '../actuators/kubernetes.js';
+import { isForbidden, isNotFound } from '../actuators/kubernetes.js';
 import {
   group,
   prunedModelEvaluationNames,
@@ -177,7 +177,7 @@ export function verdictEndpoint(
             { err: error, namespace: key.namespace, name: key.name },
             'verdict: cannot read evaluation',
           );
-          if ((error as { code?: unknown }).code === 403) {
+          if (isForbidden(error)) {
             return replyJson(res, 403, {
               error: `the operator may not read PrunedModelEvaluations in namespace ${key.namespace}`,
             });

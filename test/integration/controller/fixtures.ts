@@ -1,3 +1,7 @@
+import { mkdtemp, symlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { eventually } from '../../support/cluster.js';
 import {
@@ -10,6 +14,20 @@ import {
 } from '../../../src/api/v1alpha1/index.js';
 
 type Json = Record<string, unknown>;
+
+const fixtureTree = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures');
+
+/**
+ * A temporary folder standing for the volumes of the claims `models` and `data`: both hold the
+ * fixture tree (pvc://models/penguins/teacher.onnx, pvc://data/penguins/current.jsonl). The
+ * caller removes it.
+ */
+export async function fixtureClaimsRoot(prefix: string): Promise<string> {
+  const root = await mkdtemp(path.join(os.tmpdir(), prefix));
+  await symlink(fixtureTree, path.join(root, 'models'));
+  await symlink(fixtureTree, path.join(root, 'data'));
+  return root;
+}
 
 /** The penguins data as the models were trained on it: every input, Island categorical, sliced by Island. */
 export const penguinsData = {

@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { BatchV1Api } from '@kubernetes/client-node';
 import type { RunningOperator } from '../../../src/controller/operator.js';
@@ -12,13 +9,12 @@ import { PodRunner } from '../../support/pod-runner.js';
 import {
   createClaims,
   createDeploymentPair,
+  fixtureClaimsRoot,
   Objects,
   penguinsData,
   penguinsEvaluation,
   replicasOf,
 } from './fixtures.js';
-
-const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures');
 
 /**
  * The whole loop on the real control plane: the operator starts a run, the evaluation pod (its
@@ -35,10 +31,7 @@ describe('a graded evaluation', () => {
   before(async () => {
     cluster = await testCluster();
     await installPruneguard(cluster);
-    pvcRoot = await mkdtemp(path.join(os.tmpdir(), 'pruneguard-pv-'));
-    // Both claims hold the fixture tree: pvc://models/penguins/teacher.onnx, pvc://data/penguins/current.jsonl.
-    await symlink(fixtures, path.join(pvcRoot, 'models'));
-    await symlink(fixtures, path.join(pvcRoot, 'data'));
+    pvcRoot = await fixtureClaimsRoot('pruneguard-pv-');
     pods = new PodRunner(cluster.kubeConfig(), {
       pvcRoot,
       labelSelector: 'pruneguard.io/evaluation=penguins',

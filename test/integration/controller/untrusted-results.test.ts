@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +27,7 @@ import { PodRunner, type PodFate } from '../../support/pod-runner.js';
 import {
   createClaims,
   createDeploymentPair,
+  fixtureClaimsRoot,
   Objects,
   penguinsData,
   penguinsEvaluation,
@@ -35,7 +35,6 @@ import {
 } from './fixtures.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const fixtures = path.join(repoRoot, 'test/fixtures');
 /** The operator's heap limit in this test: well under the chart's 512Mi container limit. */
 const heapLimitMiB = 192;
 
@@ -105,10 +104,7 @@ describe('shard results the operator must not trust', () => {
   before(async () => {
     cluster = await testCluster();
     await installPruneguard(cluster);
-    workDir = await mkdtemp(path.join(os.tmpdir(), 'pruneguard-untrusted-'));
-    // Claims `models` and `data` both hold the fixture tree (pvc://models/penguins/teacher.onnx, …).
-    await symlink(fixtures, path.join(workDir, 'models'));
-    await symlink(fixtures, path.join(workDir, 'data'));
+    workDir = await fixtureClaimsRoot('pruneguard-untrusted-');
     const kubeconfig = path.join(workDir, 'operator.kubeconfig');
     await writeFile(kubeconfig, (await operatorKubeConfig(cluster)).exportConfig());
     operator = spawn(

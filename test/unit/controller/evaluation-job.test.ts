@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parsePrunedModelEvaluation, type EvaluationRun } from '../../../src/api/v1alpha1/index.js';
+import type { EvaluationRun } from '../../../src/api/v1alpha1/index.js';
 import { evaluationJob, sourceMounts } from '../../../src/controller/evaluation-job.js';
 import {
   clusterEgressDefaults,
@@ -8,27 +8,10 @@ import {
   egressPolicyFromEnvironment,
   localEgressDefaults,
 } from '../../../src/security/egress.js';
+import { parsedEvaluation } from './parsed-evaluation.js';
 
 function runOf(runtime: Record<string, unknown>): EvaluationRun {
-  const evaluation = parsePrunedModelEvaluation(
-    {
-      apiVersion: 'pruneguard.io/v1alpha1',
-      kind: 'PrunedModelEvaluation',
-      metadata: { name: 'penguins', namespace: 'ml' },
-      spec: {
-        teacher: { uri: 'pvc://models/penguins/teacher.onnx' },
-        candidate: { uri: 'pvc://models/penguins/pruned.onnx' },
-        data: {
-          reference: { uri: 'configmap://penguins-data/reference.csv' },
-          current: { uri: 'https://data.example/current.csv' },
-          features: ['a', 'b'],
-        },
-        schedule: { interval: '30m' },
-        runtime,
-      },
-    },
-    'test',
-  );
+  const evaluation = parsedEvaluation({ runtime });
   return {
     apiVersion: 'pruneguard.io/v1alpha1',
     kind: 'EvaluationRun',

@@ -4,33 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { BatchV1Api } from '@kubernetes/client-node';
 import { retrainingTemplateRefusal, triggerRetraining } from '../../../src/actuators/retraining.js';
-import { parsePrunedModelEvaluation, type PrunedModelEvaluation } from '../../../src/api/v1alpha1/index.js';
 import { imageAllowed, specRefusal, type SpecPolicy } from '../../../src/controller/spec-admission.js';
 import { clusterEgressDefaults } from '../../../src/security/egress.js';
+import { parsedEvaluation } from './parsed-evaluation.js';
 
 type Json = Record<string, unknown>;
-
-function evaluationWith(spec: Json): PrunedModelEvaluation {
-  return parsePrunedModelEvaluation(
-    {
-      apiVersion: 'pruneguard.io/v1alpha1',
-      kind: 'PrunedModelEvaluation',
-      metadata: { name: 'penguins', namespace: 'ml' },
-      spec: {
-        teacher: { uri: 'pvc://models/penguins/teacher.onnx' },
-        candidate: { uri: 'pvc://models/penguins/pruned.onnx' },
-        data: {
-          reference: { uri: 'configmap://penguins-data/reference.csv' },
-          current: { uri: 'https://data.example/current.csv' },
-          features: ['a', 'b'],
-        },
-        schedule: { interval: '30m' },
-        ...spec,
-      },
-    },
-    'test',
-  );
-}
 
 const policy: SpecPolicy = {
   evaluatorImage: 'ghcr.io/pruneguard/pruneguard:0.1.0',
@@ -65,9 +43,9 @@ function restrictedTemplate(pod: Json = {}, container: Json = {}, metadata?: Jso
 
 describe('what an evaluation may ask for', () => {
   it('admits a spec that asks for nothing beyond the defaults', () => {
-    assert.equal(specRefusal(evaluationWith({}), policy), undefined);
+    assert.equal(specRefusal(parsedEvaluation({}), policy), undefined);
     assert.equal(
-      specRefusal(evaluationWith({ retraining: { jobTemplate: restrictedTemplate() } }), policy),
+      specRefusal(parsedEvaluation({ retraining: { jobTemplate: restrictedTemplate() } }), policy),
       undefined,
     );
   });
@@ -106,13 +84,13 @@ describe('what an evaluation may ask for', () => {
   ];
   for (const [what, spec, field] of refused) {
     it(`refuses ${what}, naming the field`, () => {
-      assert.match(specRefusal(evaluationWith(spec), policy) ?? 'admitted', field);
+      assert.match(specRefusal(parsedEvaluation(spec), policy) ?? 'admitted', field);
     });
   }
 
   it('lists every problem at once', () => {
     const refusal = specRefusal(
-      evaluationWith({ runtime: { image: 'attacker/x:1', serviceAccountName: 'admin' } }),
+      parsedEvaluation({ runtime: { image: 'attacker/x:1', serviceAccountName: 'admin' } }),
       policy,
     );
     assert.match(refusal ?? '', /runtime\.image.*; spec\.runtime\.serviceAccountName/);
@@ -129,7 +107,7 @@ describe('what an evaluation may ask for', () => {
   it('allows a custom ServiceAccount only when the operator does', () => {
     const spec = { runtime: { serviceAccountName: 'ml-reader' } };
     assert.equal(
-      specRefusal(evaluationWith(spec), { ...policy, allowCustomServiceAccounts: true }),
+      specRefusal(parsedEvaluation(spec), { ...policy, allowCustomServiceAccounts: true }),
       undefined,
     );
   });
