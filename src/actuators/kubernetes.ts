@@ -1,7 +1,11 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 
+/** The field manager of every write the operator makes (managedFields show who changed what). */
+export const fieldManager = 'pruneguard';
+
 /** Request option that sends a JSON merge patch (client-node defaults to JSON patch). */
 export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+export const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 
 /** A Kubernetes API error in one line: status code and the server's message. */
 export function errorStatus(error: unknown): string {

@@ -6,6 +6,8 @@ export interface PlannedAction {
 }
 
 export interface DecisionInput {
+  /** Set for a run that failed (no verdict): its number in a row, compared with policy.failedRunLimit. */
+  failedRunsInARow?: number;
   /** The verdict after hysteresis (consecutiveBreaches), not the run's raw verdict. */
   effectiveVerdict: Verdict;
   /** This run is the one that made the evaluation Critical (retraining starts once per episode). */
@@ -18,7 +20,8 @@ export interface DecisionInput {
 
 /**
  * The design's verdict table: Pass advances (or promotes), Warning holds, Critical rolls back and
- * triggers retraining, Inconclusive always holds and never rolls back, whatever the policy says.
+ * triggers retraining, Inconclusive holds and never rolls back, whatever the policy says; only
+ * policy.failedRunLimit failed runs in a row do what policy.onFailure says (hold by default).
  */
 export function decideActions(input: DecisionInput): PlannedAction[] {
   const { effectiveVerdict, policy, reason } = input;
@@ -41,7 +44,11 @@ export function decideActions(input: DecisionInput): PlannedAction[] {
       if (input.enteredCritical && input.hasRetraining) actions.push({ type: 'Retrain', reason });
       break;
     case 'Inconclusive':
-      steer('Hold');
+      if ((input.failedRunsInARow ?? 0) >= policy.failedRunLimit) {
+        steer(
+          policy.onFailure === 'rollback' ? 'Rollback' : policy.onFailure === 'hold' ? 'Hold' : undefined,
+        );
+      } else steer('Hold');
       break;
   }
   return actions;

@@ -3,8 +3,24 @@ import type { BatchV1Api, V1Job, V1OwnerReference, V1PodSpec } from '@kubernetes
 import type { Retraining } from '../api/v1alpha1/index.js';
 import { postJson, type EgressPolicy } from '../security/egress.js';
 import { formatViolations, restrictedViolations } from '../security/pod-security.js';
-import { TargetError, type ActionOutcome, type ActionRequest } from './actuator.js';
-import { errorStatus, isConflict } from './kubernetes.js';
+import { TargetError } from './actuator.js';
+import { errorStatus, fieldManager, isConflict } from './kubernetes.js';
+
+/** One run's request to retrain. */
+export interface RetrainingRequest {
+  /** One Job per run, and the webhook's Idempotency-Key. */
+  run: string;
+  reason: string;
+  dryRun: boolean;
+}
+
+/** What one retraining channel (the Job, the webhook) did. */
+export interface RetrainingOutcome {
+  /** Job/<name> or Webhook/<host>. */
+  target: string;
+  performed: boolean;
+  detail: string;
+}
 
 export interface RetrainingContext {
   namespace: string;
@@ -91,28 +107,35 @@ export async function triggerRetraining(
   batch: BatchV1Api,
   spec: Retraining,
   context: RetrainingContext,
-  request: ActionRequest,
+  request: RetrainingRequest,
   policy: RetrainingPolicy,
-): Promise<ActionOutcome[]> {
-  const outcomes: ActionOutcome[] = [];
+): Promise<RetrainingOutcome[]> {
+  const outcomes: RetrainingOutcome[] = [];
   if (spec.jobTemplate) outcomes.push(await createJob(batch, spec.jobTemplate, context, request, policy));
   if (spec.webhook) outcomes.push(await callWebhook(spec.webhook.url, context, request, policy.egress));
   return outcomes;
+}
+
+/** What a retraining action reaches, as status.actions records it: `Job/<name>`, `Webhook/<host>`, or both. */
+export function retrainingTarget(spec: Retraining, evaluation: string, run: string): string {
+  return [
+    ...(spec.jobTemplate ? [`Job/${retrainingJobName(evaluation, run)}`] : []),
+    ...(spec.webhook ? [`Webhook/${new URL(spec.webhook.url).host}`] : []),
+  ].join('+');
 }
 
 async function createJob(
   batch: BatchV1Api,
   template: Record<string, unknown>,
   context: RetrainingContext,
-  request: ActionRequest,
+  request: RetrainingRequest,
   policy: RetrainingPolicy,
-): Promise<ActionOutcome> {
+): Promise<RetrainingOutcome> {
   const name = retrainingJobName(context.evaluation, request.run);
   const target = `Job/${name}`;
   const refusal = retrainingTemplateRefusal(template, policy.allowCustomServiceAccounts);
   if (refusal) throw new TargetError(target, `not created: ${refusal}`);
-  if (request.dryRun)
-    return { type: 'Retrain', target, performed: false, detail: 'dry run: Job not created' };
+  if (request.dryRun) return { target, performed: false, detail: 'dry run: Job not created' };
   const templateMeta = (template.metadata ?? {}) as {
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
@@ -134,25 +157,24 @@ async function createJob(
     spec: withServiceAccount(template.spec as NonNullable<V1Job['spec']>, policy.serviceAccountName),
   };
   try {
-    await batch.createNamespacedJob({ namespace: context.namespace, body: job });
+    await batch.createNamespacedJob({ namespace: context.namespace, body: job, fieldManager });
   } catch (error) {
     if (isConflict(error)) {
-      return { type: 'Retrain', target, performed: false, detail: 'already created for this run' };
+      return { target, performed: false, detail: 'already created for this run' };
     }
     throw new TargetError(target, `cannot create the retraining Job: ${errorStatus(error)}`);
   }
-  return { type: 'Retrain', target, performed: true, detail: 'retraining Job created' };
+  return { target, performed: true, detail: 'retraining Job created' };
 }
 
 async function callWebhook(
   url: string,
   context: RetrainingContext,
-  request: ActionRequest,
+  request: RetrainingRequest,
   egress: EgressPolicy,
-): Promise<ActionOutcome> {
+): Promise<RetrainingOutcome> {
   const target = `Webhook/${new URL(url).host}`;
-  if (request.dryRun)
-    return { type: 'Retrain', target, performed: false, detail: 'dry run: webhook not called' };
+  if (request.dryRun) return { target, performed: false, detail: 'dry run: webhook not called' };
   const body = {
     namespace: context.namespace,
     evaluation: context.evaluation,
@@ -172,7 +194,7 @@ async function callWebhook(
   }
   if (response.status < 200 || response.status >= 300)
     throw new TargetError(target, `retraining webhook answered ${response.status} ${response.statusText}`);
-  return { type: 'Retrain', target, performed: true, detail: `webhook answered ${response.status}` };
+  return { target, performed: true, detail: `webhook answered ${response.status}` };
 }
 
 /** The template's own ServiceAccount when it names one (allowed by then), else the retraining one. */

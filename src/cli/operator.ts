@@ -141,6 +141,7 @@ export async function runOperator(argv: string[]): Promise<number> {
       egress,
       shardStateLimits,
       resultsGraceMs: 30_000,
+      actionConfirmTimeoutMs: 120_000,
     },
   });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

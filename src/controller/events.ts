@@ -1,3 +1,4 @@
+import { fieldManager } from '../actuators/kubernetes.js';
 import { randomBytes } from 'node:crypto';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -49,6 +50,7 @@ export class EventRecorder {
           reportingComponent: 'pruneguard.io/operator',
           reportingInstance: this.instance,
         },
+        fieldManager,
       });
     } catch (error) {
       this.log.warn({ err: error, reason }, 'could not record event');

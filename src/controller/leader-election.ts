@@ -1,3 +1,4 @@
+import { fieldManager } from '../actuators/kubernetes.js';
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 
@@ -88,6 +89,7 @@ export class LeaderElector {
       try {
         await this.api.createNamespacedLease({
           namespace,
+          fieldManager,
           body: {
             metadata: { name, namespace },
             spec: {
@@ -119,6 +121,7 @@ export class LeaderElector {
       await this.api.replaceNamespacedLease({
         name,
         namespace,
+        fieldManager,
         body: {
           ...lease,
           spec: {
@@ -154,6 +157,7 @@ export class LeaderElector {
         name,
         namespace,
         body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } },
+        fieldManager,
       });
       this.log.info({ lease: name }, 'released leadership');
     } catch (error) {

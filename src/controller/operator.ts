@@ -1,3 +1,4 @@
+import { isConflict, isNotFound } from '../actuators/kubernetes.js';
 import http from 'node:http';
 import os from 'node:os';
 import {
@@ -247,8 +248,15 @@ async function runController(
         } catch (error) {
           const retryInMs = queue.addRateLimited(key);
           const [ns, name] = key.split('/');
-          log.error({ namespace: ns, name, err: error, retryInMs }, 'reconcile failed');
-          end({ result: 'error' });
+          if (isConflict(error) || isNotFound(error)) {
+            // A write decided on a copy that changed meanwhile (or went away): the next reconcile
+            // reads the current one. Routine with optimistic concurrency, so not an error.
+            log.debug({ namespace: ns, name, err: error, retryInMs }, 'stale copy; reconciling again');
+            end({ result: 'conflict' });
+          } else {
+            log.error({ namespace: ns, name, err: error, retryInMs }, 'reconcile failed');
+            end({ result: 'error' });
+          }
         } finally {
           queue.done(key);
         }

@@ -10,14 +10,15 @@ import type {
 import type { Logger } from 'pino';
 import {
   actuatorFor,
-  decideActions,
+  attemptDue,
+  driveTargetAction,
+  nextAttemptDelayMs,
   TargetError,
   triggerRetraining,
-  type ActionOutcome,
-  type PlannedAction,
 } from '../actuators/index.js';
 import {
   errorStatus,
+  fieldManager,
   ignoreConflict,
   ignoreNotFound,
   isInvalid,
@@ -28,20 +29,19 @@ import {
   evaluationRunNames,
   group,
   maxShards,
+  openActionStates,
   prunedModelEvaluationNames,
   runName,
-  summarize,
   version,
   type Action,
   type EvaluationRun,
   type PrunedModelEvaluation,
   type PrunedModelEvaluationStatus,
   type RunTrigger,
-  type Verdict,
 } from '../api/v1alpha1/index.js';
 import type { ShardStateLimits } from '../evaluator/shard-state.js';
-import { applyHysteresis } from '../grading/index.js';
 import type { OperatorMetrics } from '../telemetry/operator-metrics.js';
+import { concludeFailed, concludeGraded, type Conclusion } from './conclusion.js';
 import { setCondition, type ConditionUpdate } from './conditions.js';
 import { scheduledAtAnnotation, whenDue } from './due.js';
 import { evaluationJob, labels, ownerReference } from './evaluation-job.js';
@@ -49,12 +49,11 @@ import { evaluatorAccess } from './evaluator-access.js';
 import type { EventRecorder } from './events.js';
 import { gradeRun, RejectedShardResults } from './grade-run.js';
 import type { ResourceInformer } from './informer.js';
-import { runOutcome, type RunOutcome } from './run-outcome.js';
+import { runOutcome } from './run-outcome.js';
 import { specRefusal, type SpecPolicy } from './spec-admission.js';
 
 export const finalizer = 'pruneguard.io/cleanup';
 export const sequenceLabel = 'pruneguard.io/sequence';
-const maxActionsKept = 50;
 
 export interface ReconcilerOptions extends SpecPolicy {
   /** Permission-less ServiceAccount, created per namespace, that retraining Jobs run as. */
@@ -63,6 +62,8 @@ export interface ReconcilerOptions extends SpecPolicy {
   shardStateLimits: ShardStateLimits;
   /** How long a finished Job may wait for its shards' results to show up before the run fails. */
   resultsGraceMs: number;
+  /** How long a written action may wait for its effect on the target before it is written again. */
+  actionConfirmTimeoutMs: number;
 }
 
 export interface Caches {
@@ -86,21 +87,6 @@ export interface ReconcileResult {
 
 const terminal = new Set(['Succeeded', 'Failed']);
 
-/** What a finished run amounts to, decided before anything is written or done. */
-interface Conclusion {
-  /** Recorded first: nothing acts on a verdict the API server has not accepted. */
-  verdictStatus: Partial<PrunedModelEvaluationStatus>;
-  /** The verdict the actions and the retraining webhook are told about. */
-  verdict: Verdict;
-  planned: PlannedAction[];
-  /** Recorded with the actions' outcome; its lastRun closes the run. */
-  closingStatus: Partial<PrunedModelEvaluationStatus>;
-  /** The conditions to close with, before EvaluationFailed says how the actions went. */
-  conditions: PrunedModelEvaluationStatus['conditions'];
-  failure?: Extract<RunOutcome, { state: 'failed' }>;
-  event: { type: 'Normal' | 'Warning'; reason: string; message: string };
-}
-
 /**
  * reconcile(namespace/name) for one PrunedModelEvaluation: level-triggered and idempotent. It
  * reads the world from the informer caches, makes at most one step of progress (start a run,
@@ -113,12 +99,12 @@ interface Conclusion {
  */
 export class EvaluationReconciler {
   /**
-   * The status this reconcile wrote, per evaluation key (the work queue never reconciles one key
-   * twice at once). The series are exported from it as soon as it is written, and again at the end
-   * of the reconcile instead of the cache's copy, which is still the old one: a scrape must not lag
-   * a reconcile behind what the status says.
+   * The evaluation as this reconcile last wrote it, per key (the work queue never reconciles one
+   * key twice at once): later writes in the same reconcile carry its resourceVersion, and the
+   * series are exported from its status at once and again at the end of the reconcile, instead of
+   * the cache's copy, which is still the old one: a scrape must not lag what the status says.
    */
-  private readonly statusWritten = new Map<string, PrunedModelEvaluationStatus>();
+  private readonly written = new Map<string, PrunedModelEvaluation>();
   /**
    * The highest run sequence this process closed, per evaluation uid: the evaluations cache may
    * not have our own status write yet when the run's next event arrives.
@@ -143,30 +129,34 @@ export class EvaluationReconciler {
       return {};
     }
     const log = this.log.child({ namespace, name });
-    this.statusWritten.delete(key);
-    if (evaluation.metadata.deletionTimestamp) return this.finalize(evaluation, log);
-    if (!evaluation.metadata.finalizers?.includes(finalizer)) {
-      await this.patchEvaluation(evaluation, {
-        metadata: { finalizers: [...(evaluation.metadata.finalizers ?? []), finalizer] },
-      });
-    }
+    this.written.delete(key);
+    try {
+      if (evaluation.metadata.deletionTimestamp) return await this.finalize(evaluation, log);
+      if (!evaluation.metadata.finalizers?.includes(finalizer)) {
+        await this.patchEvaluation(evaluation, {
+          metadata: { finalizers: [...(evaluation.metadata.finalizers ?? []), finalizer] },
+        });
+      }
 
-    const runs = this.runsOf(evaluation);
-    const active = runs.find((run) => !this.isClosed(evaluation, run));
-    let result: ReconcileResult;
-    if (active) {
-      result = await this.followRun(evaluation, active, log);
-    } else {
-      const refusal = specRefusal(evaluation, this.options);
-      result = refusal
-        ? await this.refuseSpec(evaluation, refusal, log)
-        : await this.startRunIfDue(evaluation, runs, log);
+      const runs = this.runsOf(evaluation);
+      const active = runs.find((run) => !this.isClosed(evaluation, run));
+      let result: ReconcileResult;
+      if (active) {
+        result = await this.followRun(evaluation, active, log);
+      } else {
+        const refusal = specRefusal(evaluation, this.options);
+        result = refusal
+          ? await this.refuseSpec(evaluation, refusal, log)
+          : await this.startRunIfDue(evaluation, runs, log);
+      }
+      const acting = await this.driveActions(this.written.get(key) ?? evaluation, log);
+      await this.collectGarbage(evaluation, runs);
+      return soonest(result, acting);
+    } finally {
+      const status = (this.written.get(key) ?? evaluation).status;
+      this.written.delete(key);
+      if (status && !evaluation.metadata.deletionTimestamp) this.metrics.observe(namespace, name, status);
     }
-    await this.collectGarbage(evaluation, runs);
-    const status = this.statusWritten.get(key) ?? evaluation.status;
-    this.statusWritten.delete(key);
-    if (status) this.metrics.observe(namespace, name, status);
-    return result;
   }
 
   private runsOf(evaluation: PrunedModelEvaluation): EvaluationRun[] {
@@ -220,7 +210,8 @@ export class EvaluationReconciler {
     }
 
     const sequence = Math.max(0, ...runs.map(sequenceOf), lastRunSequence(evaluation)) + 1;
-    const run = await this.createRun(evaluation, sequence, due.trigger, now);
+    const targetRevision = await this.targetRevision(evaluation, log);
+    const run = await this.createRun(evaluation, sequence, due.trigger, now, targetRevision);
     if (!run) return { requeueAfterMs: 1000 };
     await this.createJob(run);
     log.info({ run: run.metadata.name, trigger: due.trigger }, 'started evaluation run');
@@ -238,6 +229,7 @@ export class EvaluationReconciler {
     sequence: number,
     trigger: RunTrigger,
     now: Date,
+    targetRevision: string | undefined,
   ): Promise<EvaluationRun | undefined> {
     const name = runName(evaluation.metadata.name!, sequence);
     const body: EvaluationRun = {
@@ -259,6 +251,7 @@ export class EvaluationReconciler {
         generation: evaluation.metadata.generation ?? 1,
         shards: Math.min(evaluation.spec.runtime.parallelism, maxShards),
         trigger,
+        ...(targetRevision ? { targetRevision } : {}),
         evaluationSpec: evaluation.spec,
       },
     };
@@ -269,12 +262,28 @@ export class EvaluationReconciler {
         namespace: evaluation.metadata.namespace!,
         plural: evaluationRunNames.plural,
         body,
+        fieldManager,
       })) as EvaluationRun;
     } catch (error) {
       // The namespace is being deleted, and the evaluation with it: nothing to start.
       if (errorStatus(error).includes('because it is being terminated')) return undefined;
       // A deterministic name makes a stale cache harmless: the run exists and the next reconcile sees it.
       ignoreConflict(error);
+      return undefined;
+    }
+  }
+
+  /** The revision of the target a new run evaluates: its verdict acts on that revision alone. */
+  private async targetRevision(evaluation: PrunedModelEvaluation, log: Logger): Promise<string | undefined> {
+    const actuator = actuatorFor(this.clients.kc, evaluation);
+    if (!actuator) return undefined;
+    try {
+      return (await actuator.observe()).revision;
+    } catch (error) {
+      log.warn(
+        { err: error },
+        'target not readable: the run records no revision, and its verdict will not act',
+      );
       return undefined;
     }
   }
@@ -288,7 +297,7 @@ export class EvaluationReconciler {
       egress: this.options.egress,
     });
     await this.clients.batch
-      .createNamespacedJob({ namespace: run.metadata.namespace!, body: job })
+      .createNamespacedJob({ namespace: run.metadata.namespace!, body: job, fieldManager })
       .catch(ignoreConflict);
   }
 
@@ -303,12 +312,14 @@ export class EvaluationReconciler {
     const namespace = run.metadata.namespace!;
     if (custom === undefined) {
       await this.clients.core
-        .createNamespacedServiceAccount({ namespace, body: access.serviceAccount })
+        .createNamespacedServiceAccount({ namespace, body: access.serviceAccount, fieldManager })
         .catch(ignoreConflict);
     }
-    await this.clients.rbac.createNamespacedRole({ namespace, body: access.role }).catch(ignoreConflict);
     await this.clients.rbac
-      .createNamespacedRoleBinding({ namespace, body: access.roleBinding })
+      .createNamespacedRole({ namespace, body: access.role, fieldManager })
+      .catch(ignoreConflict);
+    await this.clients.rbac
+      .createNamespacedRoleBinding({ namespace, body: access.roleBinding, fieldManager })
       .catch(ignoreConflict);
     return access.roleBinding.subjects![0]!.name;
   }
@@ -365,7 +376,7 @@ export class EvaluationReconciler {
       return {};
     }
     if (outcome.state === 'failed')
-      return this.closeRun(evaluation, run, this.failed(evaluation, run, outcome), log);
+      return this.closeRun(evaluation, run, concludeFailed(evaluation, run, outcome, this.now()), log);
 
     const shardErrors = (run.status?.shards ?? []).filter((s) => s.error);
     if (shardErrors.length > 0) {
@@ -399,7 +410,7 @@ export class EvaluationReconciler {
     return this.closeRun(
       evaluation,
       run,
-      this.failed(evaluation, run, { state: 'failed', reason, message }),
+      concludeFailed(evaluation, run, { state: 'failed', reason, message }, this.now()),
       log,
     );
   }
@@ -410,148 +421,26 @@ export class EvaluationReconciler {
     try {
       gradedRun = gradeRun(run, this.options.shardStateLimits);
     } catch (error) {
-      return this.failed(evaluation, run, {
-        state: 'failed',
-        reason: error instanceof RejectedShardResults ? error.reason : 'ResultsUnreadable',
-        message: (error as Error).message,
-      });
-    }
-    const { graded } = gradedRun;
-    const runName = run.metadata.name!;
-    const policy = evaluation.spec.policy;
-    const previous = evaluation.status?.hysteresis;
-    const hysteresis = applyHysteresis(
-      previous ? { ...previous, effectiveVerdict: evaluation.status?.verdict ?? 'Pass' } : undefined,
-      graded,
-      { consecutiveBreaches: policy.consecutiveBreaches },
-      runName,
-    );
-    const alreadyCounted = previous?.lastRun === runName;
-    const enteredCritical = !alreadyCounted && hysteresis.state.critical && !(previous?.critical ?? false);
-    const explanation = hysteresis.reason
-      ? `${graded.explanation}; ${hysteresis.reason}`
-      : graded.explanation;
-    const verdict = hysteresis.effectiveVerdict;
-    const generation = evaluation.metadata.generation ?? 1;
-    let conditions = setCondition(
-      evaluation.status?.conditions,
-      { type: 'Ready', status: 'True', reason: 'Graded', message: `${runName}: ${graded.verdict}` },
-      generation,
-      this.now(),
-    );
-    conditions = setCondition(
-      conditions,
-      {
-        type: 'Degraded',
-        status: verdict === 'Critical' || verdict === 'Warning' ? 'True' : 'False',
-        reason: verdict,
-        message: explanation,
-      },
-      generation,
-      this.now(),
-    );
-    return {
-      verdictStatus: {
-        observedGeneration: run.spec.generation,
-        verdict,
-        metrics: gradedRun.metrics,
-        slices: gradedRun.slices,
-        summary: summarize(gradedRun.metrics),
-        explanation,
-        conditions,
-      },
-      verdict: graded.verdict,
-      planned: evaluation.spec.suspend
-        ? []
-        : decideActions({
-            effectiveVerdict: verdict,
-            enteredCritical,
-            policy,
-            hasTarget: evaluation.spec.target !== undefined,
-            hasRetraining: evaluation.spec.retraining !== undefined,
-            reason: explanation,
-          }),
-      closingStatus: {
-        lastRun: this.lastRun(run, gradedRun.samples),
-        consecutiveBreaches: hysteresis.state.consecutiveCritical,
-        hysteresis: {
-          consecutiveCritical: hysteresis.state.consecutiveCritical,
-          consecutiveHealthy: hysteresis.state.consecutiveHealthy,
-          critical: hysteresis.state.critical,
-          lastRun: runName,
+      return concludeFailed(
+        evaluation,
+        run,
+        {
+          state: 'failed',
+          reason: error instanceof RejectedShardResults ? error.reason : 'ResultsUnreadable',
+          message: (error as Error).message,
         },
-      },
-      conditions,
-      event: {
-        type: verdict === 'Pass' ? 'Normal' : 'Warning',
-        reason: `Verdict${verdict}`,
-        message: `${runName}: ${explanation}`,
-      },
-    };
+        this.now(),
+      );
+    }
+    return concludeGraded(evaluation, run, gradedRun, this.now());
   }
 
   /**
-   * A run that could not produce a result, or whose result cannot be trusted: the evaluation
-   * becomes Inconclusive with the reason, the last graded metrics stay as they were, and nothing
-   * is rolled back.
-   */
-  private failed(
-    evaluation: PrunedModelEvaluation,
-    run: EvaluationRun,
-    outcome: Extract<RunOutcome, { state: 'failed' }>,
-  ): Conclusion {
-    const now = this.now();
-    const generation = evaluation.metadata.generation ?? 1;
-    const message = `${run.metadata.name}: ${outcome.message}`.slice(0, 32_768);
-    let conditions = setCondition(
-      evaluation.status?.conditions,
-      { type: 'Ready', status: 'False', reason: outcome.reason, message },
-      generation,
-      now,
-    );
-    conditions = setCondition(
-      conditions,
-      { type: 'EvaluationFailed', status: 'True', reason: outcome.reason, message },
-      generation,
-      now,
-    );
-    return {
-      verdictStatus: {
-        observedGeneration: run.spec.generation,
-        verdict: 'Inconclusive',
-        explanation: `Inconclusive: ${message}`,
-        conditions,
-      },
-      verdict: 'Inconclusive',
-      planned: decideActions({
-        effectiveVerdict: 'Inconclusive',
-        enteredCritical: false,
-        policy: evaluation.spec.policy,
-        hasTarget: evaluation.spec.target !== undefined && !evaluation.spec.suspend,
-        hasRetraining: false,
-        reason: message,
-      }),
-      closingStatus: { lastRun: this.lastRun(run, 0) },
-      conditions,
-      failure: outcome,
-      event: { type: 'Warning', reason: 'EvaluationFailed', message },
-    };
-  }
-
-  private lastRun(run: EvaluationRun, samples: number): PrunedModelEvaluationStatus['lastRun'] {
-    return {
-      name: run.metadata.name!,
-      startedAt: run.status?.startedAt ?? run.metadata.creationTimestamp,
-      completedAt: this.now().toISOString(),
-      samples,
-    };
-  }
-
-  /**
-   * Records the verdict, then acts, then records what was done and closes the run. The verdict is
-   * written first so that nothing acts on a status the API server would refuse: a refused verdict
-   * concludes the run Inconclusive instead. A crash between the writes repeats the conclusion,
-   * which is deterministic, and the actions, which are idempotent per run.
+   * Records the conclusion in one status write (verdict, streaks, the actions it asks for, and
+   * lastRun, which closes the run), then drives the actions. Nothing acts on a verdict the API
+   * server has not accepted: a status it refuses concludes the run Inconclusive (ResultsRejected)
+   * instead. A crash after the write leaves the actions recorded as Pending, and the next
+   * reconcile drives them; each reads the target first, so none acts twice.
    */
   private async closeRun(
     evaluation: PrunedModelEvaluation,
@@ -560,8 +449,9 @@ export class EvaluationReconciler {
     log: Logger,
   ): Promise<ReconcileResult> {
     const runName = run.metadata.name!;
+    let closed: PrunedModelEvaluation;
     try {
-      await this.patchStatus(evaluation, conclusion.verdictStatus);
+      closed = await this.patchStatus(evaluation, conclusion.status);
     } catch (error) {
       if (!isInvalid(error) || conclusion.failure) throw error;
       return this.failRun(
@@ -572,32 +462,10 @@ export class EvaluationReconciler {
         log,
       );
     }
-    const { actions, actionError } = await this.act(
-      evaluation,
-      runName,
-      conclusion.planned,
-      conclusion.verdict,
-      log,
-    );
-    const conditions = conclusion.failure
-      ? conclusion.conditions
-      : setCondition(
-          conclusion.conditions,
-          actionError
-            ? { type: 'EvaluationFailed', status: 'True', reason: 'ActionFailed', message: actionError }
-            : {
-                type: 'EvaluationFailed',
-                status: 'False',
-                reason: 'RunSucceeded',
-                message: `${runName} graded`,
-              },
-          evaluation.metadata.generation ?? 1,
-          this.now(),
-        );
-    await this.patchStatus(evaluation, { ...conclusion.closingStatus, actions, conditions });
     this.closedThrough.set(evaluation.metadata.uid!, sequenceOf(run));
 
     const failure = conclusion.failure;
+    const acting = (closed.status?.actions ?? []).some((a) => a.run === runName && isOpen(a));
     await this.patchRunStatus(
       run,
       failure
@@ -606,7 +474,9 @@ export class EvaluationReconciler {
             completedAt: this.now().toISOString(),
             failure: { reason: failure.reason, message: failure.message.slice(0, 4096) },
           }
-        : { phase: 'Succeeded', completedAt: this.now().toISOString() },
+        : acting
+          ? { phase: 'Acting' }
+          : { phase: 'Succeeded', completedAt: this.now().toISOString() },
     ).catch((error: unknown) => {
       // A phase someone else made final; the evaluation's status already says what happened.
       if (!isInvalid(error)) throw error;
@@ -619,97 +489,156 @@ export class EvaluationReconciler {
       evaluation.metadata.name!,
       failure ? 'Failed' : conclusion.verdict,
     );
-    await this.events.record(
-      evaluation,
-      conclusion.event.type,
-      conclusion.event.reason,
-      conclusion.event.message,
-    );
+    for (const event of conclusion.events)
+      await this.events.record(evaluation, event.type, event.reason, event.message);
     if (failure) log.warn({ run: runName, reason: failure.reason }, failure.message);
     else
       log.info(
-        { run: runName, verdict: conclusion.verdict, effectiveVerdict: conclusion.verdictStatus.verdict },
+        { run: runName, verdict: conclusion.verdict, effectiveVerdict: conclusion.status.verdict },
         'graded run',
       );
-    // An action that failed (unreachable target) is retried; the verdict is already recorded.
-    return actionError ? { requeueAfterMs: 10_000 } : {};
+    return {};
   }
 
-  /** Performs planned actions not yet recorded for this run, and returns the action log to store. */
-  private async act(
-    evaluation: PrunedModelEvaluation,
-    run: string,
-    planned: PlannedAction[],
-    verdict: Verdict,
-    log: Logger,
-  ): Promise<{ actions: Action[]; actionError?: string }> {
-    const actions = [...(evaluation.status?.actions ?? [])];
-    const dryRun = evaluation.spec.policy.dryRun;
-    const actuator = actuatorFor(this.clients.kc, evaluation);
+  /**
+   * One step for every open action (Pending or Applied): each target action reads the target,
+   * then writes, confirms or waits (src/actuators/drive.ts); retraining is attempted until it
+   * succeeds. Failures are retried with backoff until they succeed or a newer run supersedes
+   * them; the result asks to be called again when the soonest one is due.
+   */
+  private async driveActions(evaluation: PrunedModelEvaluation, log: Logger): Promise<ReconcileResult> {
+    const actions = evaluation.status?.actions ?? [];
+    if (!actions.some(isOpen)) return {};
     const namespace = evaluation.metadata.namespace!;
-    let actionError: string | undefined;
-    for (const action of planned) {
-      if (actions.some((a) => a.run === run && a.type === action.type)) continue;
-      let outcomes: ActionOutcome[];
-      const request = { run, reason: action.reason, dryRun };
-      try {
-        if (action.type === 'Retrain') {
-          if (!dryRun) await this.ensureRetrainingServiceAccount(namespace);
-          outcomes = await triggerRetraining(
-            this.clients.batch,
-            evaluation.spec.retraining!,
-            {
-              namespace,
-              evaluation: evaluation.metadata.name!,
-              owner: ownerReference(evaluation),
-              verdict,
-              breaches: [action.reason],
-            },
-            request,
-            {
-              serviceAccountName: this.options.retrainingServiceAccount,
-              allowCustomServiceAccounts: this.options.allowCustomServiceAccounts,
-              egress: this.options.egress,
-            },
-          );
-        } else {
-          const method = (
-            { Advance: 'advance', Promote: 'promote', Hold: 'hold', Rollback: 'rollback' } as const
-          )[action.type];
-          outcomes = [await actuator![method](request)];
-        }
-      } catch (error) {
-        actionError = error instanceof TargetError ? error.message : `${action.type}: ${errorStatus(error)}`;
-        log.warn({ run, action: action.type, err: error }, 'action failed');
-        await this.events.record(evaluation, 'Warning', 'ActionFailed', actionError);
+    const policy = evaluation.spec.policy;
+    const now = this.now();
+    const actuator = actuatorFor(this.clients.kc, evaluation);
+    const driven: Action[] = [];
+    for (const action of actions) {
+      if (!isOpen(action) || !attemptDue(action, now)) {
+        driven.push(action);
         continue;
       }
-      for (const outcome of outcomes) {
-        actions.push({
-          type: outcome.type,
-          target: outcome.target,
-          run,
-          at: this.now().toISOString(),
-          reason: action.reason.slice(0, 1024),
-          dryRun,
+      const step =
+        action.type === 'Retrain'
+          ? await this.retrain(evaluation, action, now)
+          : actuator
+            ? await driveTargetAction(actuator, action, {
+                now,
+                retryAborted: policy.retryAborted,
+                dryRun: action.dryRun,
+                confirmTimeoutMs: this.options.actionConfirmTimeoutMs,
+              })
+            : {
+                action: {
+                  ...action,
+                  state: 'Superseded' as const,
+                  detail: 'spec.target was removed',
+                  updatedAt: now.toISOString(),
+                },
+                performed: false,
+              };
+      driven.push(step.action);
+      if (step.performed) {
+        this.metrics.actions.inc({
+          namespace,
+          evaluation: evaluation.metadata.name!,
+          type: action.type,
+          dry_run: String(action.dryRun),
         });
-        if (outcome.performed || dryRun) {
-          this.metrics.actions.inc({
-            namespace,
-            evaluation: evaluation.metadata.name!,
-            type: outcome.type,
-            dry_run: String(dryRun),
-          });
-          await this.events.record(
-            evaluation,
-            'Normal',
-            outcome.type,
-            `${outcome.target}: ${outcome.detail}${dryRun ? ' (dry run)' : ''}`,
-          );
-        }
+      }
+      if (step.event) {
+        await this.events.record(evaluation, step.event.type, step.event.reason, step.event.message);
+        const level = step.event.type === 'Warning' ? 'warn' : 'info';
+        log[level]({ run: action.run, action: action.type, state: step.action.state }, step.event.message);
       }
     }
-    return { actions: actions.slice(-maxActionsKept), ...(actionError ? { actionError } : {}) };
+    const changed = driven.some((a, i) => a !== actions[i]);
+    if (changed) {
+      const conditions = actionCondition(evaluation, driven, this.now());
+      await this.patchStatus(evaluation, { actions: driven, ...(conditions ? { conditions } : {}) });
+      await this.finishActedRuns(evaluation, actions, driven);
+    }
+    const delays = driven
+      .map((action) => nextAttemptDelayMs(action, this.now()))
+      .filter((d): d is number => d !== undefined);
+    return delays.length > 0 ? { requeueAfterMs: Math.min(...delays) } : {};
+  }
+
+  /** Creates the retraining Job and/or calls the webhook; both are idempotent per run. */
+  private async retrain(evaluation: PrunedModelEvaluation, action: Action, now: Date) {
+    const namespace = evaluation.metadata.namespace!;
+    const at = now.toISOString();
+    try {
+      if (!action.dryRun) await this.ensureRetrainingServiceAccount(namespace);
+      const outcomes = await triggerRetraining(
+        this.clients.batch,
+        evaluation.spec.retraining!,
+        {
+          namespace,
+          evaluation: evaluation.metadata.name!,
+          owner: ownerReference(evaluation),
+          verdict: 'Critical',
+          breaches: [action.reason],
+        },
+        { run: action.run, reason: action.reason, dryRun: action.dryRun },
+        {
+          serviceAccountName: this.options.retrainingServiceAccount,
+          allowCustomServiceAccounts: this.options.allowCustomServiceAccounts,
+          egress: this.options.egress,
+        },
+      );
+      const detail = outcomes
+        .map((o) => `${o.target}: ${o.detail}`)
+        .join('; ')
+        .slice(0, 1024);
+      return {
+        action: {
+          ...action,
+          state: action.dryRun ? ('Skipped' as const) : ('Done' as const),
+          detail,
+          attempts: (action.attempts ?? 0) + 1,
+          updatedAt: at,
+        },
+        performed: action.dryRun || outcomes.some((o) => o.performed),
+        event: { type: 'Normal' as const, reason: 'Retrain', message: detail },
+      };
+    } catch (error) {
+      const message = (error instanceof TargetError ? error.message : `Retrain: ${errorStatus(error)}`).slice(
+        0,
+        1024,
+      );
+      return {
+        action: {
+          ...action,
+          state: 'Pending' as const,
+          attempts: (action.attempts ?? 0) + 1,
+          lastError: message,
+          updatedAt: at,
+        },
+        performed: false,
+        event: { type: 'Warning' as const, reason: 'ActionFailed', message },
+      };
+    }
+  }
+
+  /** A run whose last open action ended goes from Acting to Succeeded. */
+  private async finishActedRuns(
+    evaluation: PrunedModelEvaluation,
+    before: Action[],
+    after: Action[],
+  ): Promise<void> {
+    const ended = new Set(before.filter(isOpen).map((a) => a.run));
+    for (const action of after) if (isOpen(action)) ended.delete(action.run);
+    for (const runName of ended) {
+      const run = this.caches.runs.get(runName, evaluation.metadata.namespace!);
+      if (run?.status?.phase !== 'Acting') continue;
+      await this.patchRunStatus(run, { phase: 'Succeeded', completedAt: this.now().toISOString() }).catch(
+        (error: unknown) => {
+          if (!isInvalid(error)) ignoreNotFound(error);
+        },
+      );
+    }
   }
 
   /** Retraining Jobs run as a ServiceAccount with no bindings and no token mounted. */
@@ -725,6 +654,7 @@ export class EvaluationReconciler {
           },
           automountServiceAccountToken: false,
         },
+        fieldManager,
       })
       .catch(ignoreConflict);
   }
@@ -781,23 +711,30 @@ export class EvaluationReconciler {
 
   private async patchEvaluation(evaluation: PrunedModelEvaluation, body: object): Promise<void> {
     await this.clients.objects.patchNamespacedCustomObject(
-      { ...evaluationParams(evaluation), body },
+      { ...evaluationParams(evaluation), body, fieldManager },
       mergePatch,
     );
   }
 
+  /**
+   * A status write with optimistic concurrency: it carries the resourceVersion of the evaluation
+   * as this reconcile last saw or wrote it, so a write decided on a stale copy is a 409 and the
+   * reconcile runs again on the current one.
+   */
   private async patchStatus(
     evaluation: PrunedModelEvaluation,
     status: Partial<PrunedModelEvaluationStatus>,
-  ): Promise<void> {
+  ): Promise<PrunedModelEvaluation> {
+    const { namespace, name } = evaluation.metadata as { namespace: string; name: string };
+    const key = `${namespace}/${name}`;
+    const resourceVersion = (this.written.get(key) ?? evaluation).metadata.resourceVersion;
     const patched = (await this.clients.objects.patchNamespacedCustomObjectStatus(
-      { ...evaluationParams(evaluation), body: { status } },
+      { ...evaluationParams(evaluation), body: { metadata: { resourceVersion }, status }, fieldManager },
       mergePatch,
     )) as PrunedModelEvaluation;
-    if (!patched?.status) return;
-    const { namespace, name } = evaluation.metadata as { namespace: string; name: string };
-    this.statusWritten.set(`${namespace}/${name}`, patched.status);
-    this.metrics.observe(namespace, name, patched.status);
+    this.written.set(key, patched);
+    if (patched.status) this.metrics.observe(namespace, name, patched.status);
+    return patched;
   }
 
   private async patchRunStatus(run: EvaluationRun, status: Record<string, unknown>): Promise<void> {
@@ -809,6 +746,7 @@ export class EvaluationReconciler {
         plural: evaluationRunNames.plural,
         name: run.metadata.name!,
         body: { status },
+        fieldManager,
       },
       mergePatch,
     );
@@ -834,4 +772,47 @@ function sequenceOf(run: EvaluationRun): number {
 function lastRunSequence(evaluation: PrunedModelEvaluation): number {
   const match = /-(\d+)$/.exec(evaluation.status?.lastRun?.name ?? '');
   return match ? Number(match[1]) : 0;
+}
+
+function isOpen(action: Action): boolean {
+  return action.state !== undefined && openActionStates.includes(action.state);
+}
+
+function soonest(...results: ReconcileResult[]): ReconcileResult {
+  const delays = results.map((r) => r.requeueAfterMs).filter((d): d is number => d !== undefined);
+  return delays.length > 0 ? { requeueAfterMs: Math.min(...delays) } : {};
+}
+
+/**
+ * EvaluationFailed says ActionFailed while an open action's last attempt failed, and stops saying
+ * it once none does; a run's own failure is left as the run wrote it.
+ */
+function actionCondition(
+  evaluation: PrunedModelEvaluation,
+  actions: Action[],
+  now: Date,
+): PrunedModelEvaluationStatus['conditions'] | undefined {
+  const failing = actions.find((a) => isOpen(a) && a.lastError);
+  const current = evaluation.status?.conditions?.find((c) => c.type === 'EvaluationFailed');
+  const generation = evaluation.metadata.generation ?? 1;
+  if (failing)
+    return setCondition(
+      evaluation.status?.conditions,
+      { type: 'EvaluationFailed', status: 'True', reason: 'ActionFailed', message: failing.lastError! },
+      generation,
+      now,
+    );
+  if (current?.reason === 'ActionFailed')
+    return setCondition(
+      evaluation.status?.conditions,
+      {
+        type: 'EvaluationFailed',
+        status: 'False',
+        reason: 'ActionsRecovered',
+        message: 'no action is failing',
+      },
+      generation,
+      now,
+    );
+  return undefined;
 }

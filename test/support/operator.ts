@@ -71,6 +71,7 @@ export async function startTestOperator(
       egress: clusterEgressDefaults,
       shardStateLimits: defaultShardStateLimits,
       resultsGraceMs: 10_000,
+      actionConfirmTimeoutMs: 60_000,
       ...options.reconciler,
     },
     ...(options.now ? { now: options.now } : {}),

@@ -8,7 +8,8 @@ import { CloneType, Type, type Static } from '@sinclair/typebox';
 import { object, resourceName, stringEnum, timestamp } from './core.js';
 import { PrunedModelEvaluationSpec } from './spec.js';
 
-export const runPhases = ['Pending', 'Running', 'Succeeded', 'Failed'] as const;
+/** Acting: graded, its actions not yet done (retrying, or waiting for the target). */
+export const runPhases = ['Pending', 'Running', 'Acting', 'Succeeded', 'Failed'] as const;
 
 export const runTriggers = ['Schedule', 'SpecChange', 'DataChange', 'Manual'] as const;
 
@@ -26,6 +27,13 @@ export const EvaluationRunSpec = object(
     }),
     shards: Type.Integer({ minimum: 1, maximum: maxShards, description: 'Pods the run is split over.' }),
     trigger: Type.Optional(stringEnum(runTriggers)),
+    targetRevision: Type.Optional(
+      Type.String({
+        maxLength: 253,
+        description:
+          "The revision of spec.target when the run started (a Rollout's pod-template hash, the canary Deployment's revision); its verdict acts on that revision only.",
+      }),
+    ),
     // The snapshot passed the evaluation's CEL rules when it was admitted; structural.ts drops
     // them here so that the run's CEL cost stays small.
     evaluationSpec: CloneType(PrunedModelEvaluationSpec, {

@@ -399,12 +399,32 @@ export const Policy = object(
       default: 2,
       description: 'Critical runs in a row before onCritical acts.',
     }),
+    failedRunLimit: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 3,
+      description:
+        'Failed runs in a row (no verdict: errors, missing or refused results) before onFailure acts.',
+    }),
+    onFailure: stringEnum(['hold', 'rollback', 'none'], {
+      default: 'hold',
+      description:
+        'What failedRunLimit failed runs in a row do: hold keeps the canary where it is (as every failed run does), rollback aborts it.',
+    }),
+    retryAborted: Type.Boolean({
+      default: false,
+      description:
+        "A Pass on an aborted canary retries it (kubectl argo rollouts retry; a Deployment pair's canary gets its replicas back). Off: an abort stands until someone retries it.",
+    }),
     dryRun: Type.Boolean({
       default: false,
       description: 'Record and announce actions without performing them.',
     }),
   },
-  { default: {}, description: 'What each verdict does to the target. Inconclusive always holds.' },
+  {
+    default: {},
+    description: 'What each verdict does to the target. Inconclusive always holds, never rolls back.',
+  },
 );
 
 export const Retraining = object(

@@ -13,6 +13,15 @@ export const grades = [...verdicts, 'Disabled'] as const;
 
 export const actionTypes = ['Advance', 'Promote', 'Hold', 'Rollback', 'Retrain'] as const;
 
+/**
+ * Where an action stands. Pending: not written yet (waiting for the target to reach a state where
+ * it applies, or retrying after an error). Applied: written, waiting to observe its effect.
+ * Done: the effect was observed. Skipped: nothing to do in the target's state (detail says why).
+ * Superseded: a newer verdict arrived before it could be done.
+ */
+export const actionStates = ['Pending', 'Applied', 'Done', 'Skipped', 'Superseded'] as const;
+export const openActionStates: readonly ActionState[] = ['Pending', 'Applied'];
+
 export const conditionTypes = ['Ready', 'Degraded', 'EvaluationFailed'] as const;
 
 export const MetricResult = object({
@@ -62,9 +71,22 @@ export const Action = object({
   type: stringEnum(actionTypes),
   target: Type.String({ maxLength: 512, description: 'Kind/name, e.g. Rollout/fraud-scorer.' }),
   run: resourceName('The EvaluationRun whose verdict caused the action; one action per run and type.'),
-  at: timestamp('When the action was taken.'),
+  at: timestamp('When the verdict asked for the action.'),
   reason: Type.String({ maxLength: 1024, description: 'e.g. "accuracyDrop 6.1% > 5%".' }),
   dryRun: Type.Boolean(),
+  state: Type.Optional(stringEnum(actionStates)),
+  revision: Type.Optional(
+    Type.String({
+      maxLength: 253,
+      description: 'The target revision the run evaluated; the action never acts on another one.',
+    }),
+  ),
+  detail: Type.Optional(
+    Type.String({ maxLength: 1024, description: 'What was observed and done, or why nothing was.' }),
+  ),
+  attempts: Type.Optional(Type.Integer({ minimum: 0, description: 'Writes tried so far.' })),
+  lastError: Type.Optional(Type.String({ maxLength: 1024, description: 'Why the last attempt failed.' })),
+  updatedAt: Type.Optional(timestamp('When state last changed.')),
 });
 
 /**
@@ -105,6 +127,12 @@ export const PrunedModelEvaluationStatus = object({
       description: 'Critical runs in a row, compared with spec.policy.consecutiveBreaches.',
     }),
   ),
+  consecutiveFailedRuns: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description: 'Failed runs in a row, compared with spec.policy.failedRunLimit.',
+    }),
+  ),
   hysteresis: Type.Optional(
     object(
       {
@@ -141,4 +169,5 @@ export type Summary = Static<typeof Summary>;
 export type Verdict = (typeof verdicts)[number];
 export type Grade = (typeof grades)[number];
 export type ActionType = (typeof actionTypes)[number];
+export type ActionState = (typeof actionStates)[number];
 export type ConditionType = (typeof conditionTypes)[number];

@@ -109,6 +109,15 @@ describe('a graded evaluation', () => {
     assert.equal(passed.status?.lastRun?.samples, 133);
     assert.ok(passed.status?.slices?.some((s) => s.slice === 'Island=Biscoe'));
     assert.equal(passed.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    // The verdict is recorded first; the Advance is done once both Deployments have rolled out.
+    const advanced = await eventually('the Advance to be done', async () => {
+      const action = (await objects.evaluation('penguins')).status?.actions?.find(
+        (a) => a.type === 'Advance',
+      );
+      return action?.state === 'Done' ? action : undefined;
+    });
+    assert.equal(advanced.revision, '1', 'the canary Deployment revision the run evaluated');
+    assert.match(advanced.detail ?? '', /stable 2, canary 2 replicas, all available/);
     assert.deepEqual(
       await replicasOf(kc, namespace),
       { stable: 2, canary: 2 },
@@ -163,17 +172,22 @@ describe('a graded evaluation', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${operator.port}/metrics`)).text();
     assert.equal(critical.status?.verdict, 'Critical', critical.status?.explanation);
     assert.match(critical.status?.explanation ?? '', /accuracyDrop/);
+    const acted = await eventually('the rollback and the retraining to be done', async () => {
+      const e = await objects.evaluation('penguins');
+      const actions = e.status?.actions?.filter((a) => a.run === 'penguins-00002') ?? [];
+      return actions.length === 2 && actions.every((a) => a.state === 'Done') ? e : undefined;
+    });
     assert.deepEqual(
       await replicasOf(kc, namespace),
       { stable: 4, canary: 0 },
       'Critical rolls the canary back',
     );
     assert.deepEqual(
-      critical.status?.actions?.map((a) => [a.run, a.type]),
+      acted.status?.actions?.map((a) => [a.run, a.type, a.state]),
       [
-        ['penguins-00001', 'Advance'],
-        ['penguins-00002', 'Rollback'],
-        ['penguins-00002', 'Retrain'],
+        ['penguins-00001', 'Advance', 'Done'],
+        ['penguins-00002', 'Rollback', 'Done'],
+        ['penguins-00002', 'Retrain', 'Done'],
       ],
     );
     const jobs = await kc
@@ -193,6 +207,7 @@ describe('a graded evaluation', () => {
         `pruneguard_metric_grade\\{namespace="${namespace}",evaluation="penguins",metric="accuracyDrop",slice=""\\} 2`,
       ),
     );
-    assert.match(metrics, /pruneguard_actions_total\{[^}]*type="Rollback"[^}]*\} 1/);
+    const acts = await (await fetch(`http://127.0.0.1:${operator.port}/metrics`)).text();
+    assert.match(acts, /pruneguard_actions_total\{[^}]*type="Rollback"[^}]*\} 1/);
   });
 });

@@ -8,6 +8,9 @@ const policy: Policy = {
   onWarning: 'hold',
   onCritical: 'rollback',
   consecutiveBreaches: 2,
+  failedRunLimit: 3,
+  onFailure: 'hold',
+  retryAborted: false,
   dryRun: false,
 };
 
@@ -39,6 +42,23 @@ describe('decideActions (the design verdict table)', () => {
     assert.deepEqual(
       decide('Inconclusive', { policy: { ...policy, onCritical: 'rollback' }, enteredCritical: true }),
       ['Hold'],
+    );
+  });
+  it('failed runs hold until failedRunLimit in a row, then do what onFailure says', () => {
+    const rollbackOnFailure = { ...policy, onFailure: 'rollback' as const };
+    assert.deepEqual(decide('Inconclusive', { failedRunsInARow: 2, policy: rollbackOnFailure }), ['Hold']);
+    assert.deepEqual(decide('Inconclusive', { failedRunsInARow: 3, policy: rollbackOnFailure }), [
+      'Rollback',
+    ]);
+    assert.deepEqual(decide('Inconclusive', { failedRunsInARow: 3 }), ['Hold']);
+    assert.deepEqual(
+      decide('Inconclusive', { failedRunsInARow: 5, policy: { ...policy, onFailure: 'none' } }),
+      [],
+    );
+    assert.deepEqual(
+      decide('Inconclusive', { failedRunsInARow: 3, policy: rollbackOnFailure, hasRetraining: true }),
+      ['Rollback'],
+      'a failed run never retrains',
     );
   });
   it('without a target only retraining can happen', () => {

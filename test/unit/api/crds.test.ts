@@ -107,6 +107,9 @@ describe('generated CRDs', () => {
       onWarning: 'hold',
       onCritical: 'rollback',
       consecutiveBreaches: 2,
+      failedRunLimit: 3,
+      onFailure: 'hold',
+      retryAborted: false,
       dryRun: false,
     });
     assert.equal(at(spec, 'historyLimit').default, 5);
