@@ -15,6 +15,8 @@ import {
   nextAttemptDelayMs,
   TargetError,
   triggerRetraining,
+  type Driven,
+  type TargetActuator,
 } from '../actuators/index.js';
 import {
   errorStatus,
@@ -37,6 +39,7 @@ import {
   type EvaluationRun,
   type PrunedModelEvaluation,
   type PrunedModelEvaluationStatus,
+  type Retraining,
   type RunTrigger,
 } from '../api/v1alpha1/index.js';
 import type { ShardStateLimits } from '../evaluator/shard-state.js';
@@ -510,7 +513,6 @@ export class EvaluationReconciler {
     const actions = evaluation.status?.actions ?? [];
     if (!actions.some(isOpen)) return {};
     const namespace = evaluation.metadata.namespace!;
-    const policy = evaluation.spec.policy;
     const now = this.now();
     const actuator = actuatorFor(this.clients.kc, evaluation);
     const driven: Action[] = [];
@@ -519,25 +521,7 @@ export class EvaluationReconciler {
         driven.push(action);
         continue;
       }
-      const step =
-        action.type === 'Retrain'
-          ? await this.retrain(evaluation, action, now)
-          : actuator
-            ? await driveTargetAction(actuator, action, {
-                now,
-                retryAborted: policy.retryAborted,
-                dryRun: action.dryRun,
-                confirmTimeoutMs: this.options.actionConfirmTimeoutMs,
-              })
-            : {
-                action: {
-                  ...action,
-                  state: 'Superseded' as const,
-                  detail: 'spec.target was removed',
-                  updatedAt: now.toISOString(),
-                },
-                performed: false,
-              };
+      const step = await this.stepAction(evaluation, action, actuator, now);
       driven.push(step.action);
       if (step.performed) {
         this.metrics.actions.inc({
@@ -565,15 +549,44 @@ export class EvaluationReconciler {
     return delays.length > 0 ? { requeueAfterMs: Math.min(...delays) } : {};
   }
 
+  private async stepAction(
+    evaluation: PrunedModelEvaluation,
+    action: Action,
+    actuator: TargetActuator | undefined,
+    now: Date,
+  ): Promise<Driven> {
+    const superseded = (detail: string): Driven => ({
+      action: { ...action, state: 'Superseded', detail, updatedAt: now.toISOString() },
+      performed: false,
+    });
+    if (evaluation.spec.suspend) return superseded('spec.suspend is set: no actions');
+    if (action.type === 'Retrain')
+      return evaluation.spec.retraining
+        ? this.retrain(evaluation, action, evaluation.spec.retraining, now)
+        : superseded('spec.retraining was removed');
+    if (!actuator) return superseded('spec.target was removed');
+    return driveTargetAction(actuator, action, {
+      now,
+      retryAborted: evaluation.spec.policy.retryAborted,
+      dryRun: action.dryRun,
+      confirmTimeoutMs: this.options.actionConfirmTimeoutMs,
+    });
+  }
+
   /** Creates the retraining Job and/or calls the webhook; both are idempotent per run. */
-  private async retrain(evaluation: PrunedModelEvaluation, action: Action, now: Date) {
+  private async retrain(
+    evaluation: PrunedModelEvaluation,
+    action: Action,
+    retraining: Retraining,
+    now: Date,
+  ): Promise<Driven> {
     const namespace = evaluation.metadata.namespace!;
     const at = now.toISOString();
     try {
       if (!action.dryRun) await this.ensureRetrainingServiceAccount(namespace);
       const outcomes = await triggerRetraining(
         this.clients.batch,
-        evaluation.spec.retraining!,
+        retraining,
         {
           namespace,
           evaluation: evaluation.metadata.name!,
@@ -595,13 +608,13 @@ export class EvaluationReconciler {
       return {
         action: {
           ...action,
-          state: action.dryRun ? ('Skipped' as const) : ('Done' as const),
+          state: action.dryRun ? 'Skipped' : 'Done',
           detail,
           attempts: (action.attempts ?? 0) + 1,
           updatedAt: at,
         },
         performed: action.dryRun || outcomes.some((o) => o.performed),
-        event: { type: 'Normal' as const, reason: 'Retrain', message: detail },
+        event: { type: 'Normal', reason: 'Retrain', message: detail },
       };
     } catch (error) {
       const message = (error instanceof TargetError ? error.message : `Retrain: ${errorStatus(error)}`).slice(
@@ -611,13 +624,13 @@ export class EvaluationReconciler {
       return {
         action: {
           ...action,
-          state: 'Pending' as const,
+          state: 'Pending',
           attempts: (action.attempts ?? 0) + 1,
           lastError: message,
           updatedAt: at,
         },
         performed: false,
-        event: { type: 'Warning' as const, reason: 'ActionFailed', message },
+        event: { type: 'Warning', reason: 'ActionFailed', message },
       };
     }
   }
