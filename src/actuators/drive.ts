@@ -110,7 +110,7 @@ export async function driveTargetAction(
           ? moveTo('Done', confirmation.detail)
           : moveTo('Applied', `${decision.detail}; ${confirmation.detail}`);
       }
-      case 'write':
+      case 'write': {
         if (context.dryRun) return moveTo('Skipped', `dry run: would have ${decision.detail}`, true);
         try {
           await actuator.apply(intent, state, decision.writes);
@@ -118,16 +118,18 @@ export async function driveTargetAction(
           if (error instanceof TargetError && error.conflict && attempt < conflictRetries) continue;
           return failed(error);
         }
+        const { lastError: _, ...written } = action;
         return {
           ...moveTo('Applied', decision.detail, true),
           action: {
-            ...action,
+            ...written,
             state: 'Applied',
             detail: decision.detail.slice(0, 1024),
             attempts: (action.attempts ?? 0) + 1,
             updatedAt: at,
           },
         };
+      }
     }
   }
 }

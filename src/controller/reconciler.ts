@@ -355,38 +355,43 @@ export class EvaluationReconciler {
         log,
       );
     }
-    const pods = this.caches.pods
-      .list(namespace)
-      .filter((p) => p.metadata?.labels?.[labels.run] === run.metadata.name);
-    const outcome = runOutcome(job, pods);
-
-    if (outcome.state === 'pending' || outcome.state === 'running') {
-      const phase = outcome.state === 'running' ? 'Running' : 'Pending';
-      if (written !== phase) {
-        await this.patchRunStatus(run, {
-          phase,
-          ...(phase === 'Running' && !run.status?.startedAt ? { startedAt: this.now().toISOString() } : {}),
-        });
+    // Every shard's entry is written once and never replaced (CEL on the list item), so once each
+    // shard has written one the results are final: grading need not wait for the Job controller
+    // to mark the Job complete (about a second after the last pod exits).
+    const shards = run.status?.shards ?? [];
+    const reported = new Set(shards.filter((s) => s.state || s.error).map((s) => s.index));
+    if (reported.size < run.spec.shards) {
+      const pods = this.caches.pods
+        .list(namespace)
+        .filter((p) => p.metadata?.labels?.[labels.run] === run.metadata.name);
+      const outcome = runOutcome(job, pods);
+      if (outcome.state === 'pending' || outcome.state === 'running') {
+        const phase = outcome.state === 'running' ? 'Running' : 'Pending';
+        if (written !== phase) {
+          await this.patchRunStatus(run, {
+            phase,
+            ...(phase === 'Running' && !run.status?.startedAt ? { startedAt: this.now().toISOString() } : {}),
+          });
+        }
+        if (outcome.state === 'pending' && outcome.message) {
+          await this.writeCondition(evaluation, {
+            type: 'Ready',
+            status: 'False',
+            reason: 'RunPending',
+            message: outcome.message,
+          });
+        }
+        return {};
       }
-      if (outcome.state === 'pending' && outcome.message) {
-        await this.writeCondition(evaluation, {
-          type: 'Ready',
-          status: 'False',
-          reason: 'RunPending',
-          message: outcome.message,
-        });
-      }
-      return {};
+      if (outcome.state === 'failed')
+        return this.closeRun(evaluation, run, concludeFailed(evaluation, run, outcome, this.now()), log);
     }
-    if (outcome.state === 'failed')
-      return this.closeRun(evaluation, run, concludeFailed(evaluation, run, outcome, this.now()), log);
 
-    const shardErrors = (run.status?.shards ?? []).filter((s) => s.error);
+    const shardErrors = shards.filter((s) => s.error);
     if (shardErrors.length > 0) {
       const message = shardErrors.map((s) => `shard ${s.index}: ${s.error}`).join('; ');
       return this.failRun(evaluation, run, 'EvaluatorError', message, log);
     }
-    const reported = new Set((run.status?.shards ?? []).filter((s) => s.state).map((s) => s.index));
     if (reported.size < run.spec.shards) {
       const finishedAt = job.status?.completionTime
         ? new Date(job.status.completionTime).getTime()
@@ -805,7 +810,7 @@ function actionCondition(
   actions: Action[],
   now: Date,
 ): PrunedModelEvaluationStatus['conditions'] | undefined {
-  const failing = actions.find((a) => isOpen(a) && a.lastError);
+  const failing = actions.find((a) => a.state === 'Pending' && a.lastError);
   const current = evaluation.status?.conditions?.find((c) => c.type === 'EvaluationFailed');
   const generation = evaluation.metadata.generation ?? 1;
   if (failing)

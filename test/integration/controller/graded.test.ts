@@ -11,9 +11,12 @@ import {
   createDeploymentPair,
   fixtureClaimsRoot,
   Objects,
+  pairTarget,
+  passingThresholds,
   penguinsData,
   penguinsEvaluation,
   replicasOf,
+  retrainingJobTemplate,
 } from './fixtures.js';
 
 /**
@@ -57,39 +60,10 @@ describe('a graded evaluation', () => {
       penguinsEvaluation('penguins', {
         data: penguinsData,
         runtime: { parallelism: 2 },
-        // This test is about accuracy and the control loop: the hardware-dependent metrics are
-        // measured and reported, not graded. With the default 0.10 target, PSI 0.14 on 133 vs 200
-        // rows is within its noise band (0–0.23) and grades Inconclusive, which holds; the loop
-        // needs a Pass, so the target sits above that band.
-        thresholds: {
-          psi: { target: 0.2, warning: 0.3 },
-          p95LatencyMs: { enabled: false },
-          throughputQps: { enabled: false },
-          memoryRatio: { enabled: false },
-          powerWatts: { enabled: false },
-          carbonKgPer1M: { enabled: false },
-        },
-        target: { kind: 'Deployment', name: 'penguins', canaryName: 'penguins-canary' },
+        thresholds: passingThresholds,
+        target: pairTarget(),
         policy: { consecutiveBreaches: 1 },
-        retraining: {
-          jobTemplate: {
-            spec: {
-              template: {
-                spec: {
-                  restartPolicy: 'Never',
-                  securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
-                  containers: [
-                    {
-                      name: 'train',
-                      image: 'trainer:1',
-                      securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-                    },
-                  ],
-                },
-              },
-            },
-          },
-        },
+        retraining: retrainingJobTemplate,
       }),
     );
 
