@@ -49,10 +49,11 @@ test-unit: deps
 test-integration: deps controlplane helm lua argo-rollouts
 	$(NODE_TS) test/integration/run.ts
 
-bench: deps ## benchmarks: numbers and ratios
+bench: deps controlplane argo-rollouts ## benchmarks: numbers and ratios
 	$(NODE_TS) --expose-gc bench/metrics.bench.ts
 	$(NODE_TS) --expose-gc bench/evaluator.bench.ts --rows 1000000
 	$(NODE_TS) --expose-gc bench/evaluator.bench.ts --rows 1000000 --hidden 256,256
+	$(NODE_TS) --expose-gc bench/actuation.bench.ts
 
 crds: node_modules/.installed ## regenerate crds/ from src/api (never edit crds/*.yaml)
 	$(NODE_TS) scripts/generate-crds.ts
@@ -60,7 +61,7 @@ crds: node_modules/.installed ## regenerate crds/ from src/api (never edit crds/
 fixtures: node_modules/.installed ## rebuild test/fixtures (models trained on vega-datasets, pruned candidates)
 	$(NODE_TS) scripts/fixtures/build.ts
 
-demo: deps controlplane ## start a local control plane and run pruneguard on it
+demo: deps controlplane argo-rollouts ## start a local control plane and run pruneguard on it
 	$(NODE_TS) scripts/demo.ts
 
 clean:

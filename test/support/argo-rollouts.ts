@@ -16,7 +16,7 @@
  * plane's folder. It dies with the test process, like the control plane's own children.
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -53,7 +53,9 @@ export interface RolloutStatus {
   currentStepIndex?: number;
   currentPodHash?: string;
   stableRS?: string;
-  pauseConditions?: { reason: string }[];
+  pauseConditions?: { reason: string; startTime?: string }[];
+  controllerPause?: boolean;
+  canary?: { currentStepAnalysisRunStatus?: { name?: string; status?: string } };
   replicas?: number;
   updatedReplicas?: number;
   availableReplicas?: number;
@@ -77,6 +79,8 @@ export async function startArgoRollouts(
   const workDir = path.dirname(cluster.kubeconfigPath);
   const logFile = path.join(workDir, `argo-rollouts-${namespace}.log`);
   const [metricsPort, healthzPort] = await freePorts(2);
+  // A controller started again in the same namespace appends to the same log: read only its own lines.
+  const logStart = (await stat(logFile).catch(() => undefined))?.size ?? 0;
   const child = spawnTied(
     path.join(dir, 'rollouts-controller'),
     [
@@ -114,7 +118,8 @@ export async function startArgoRollouts(
         `rollouts-controller exited (${child.exitCode ?? child.signalCode}):\n${await tail(logFile)}`,
       );
     }
-    if ((await readFile(logFile, 'utf8').catch(() => '')).includes('Started controller')) return controller;
+    const log = await readFile(logFile).catch(() => Buffer.alloc(0));
+    if (log.subarray(logStart).toString().includes('Started controller')) return controller;
     if (Date.now() > deadline) {
       await controller.stop();
       throw new Error(`rollouts-controller not started after 60 s:\n${await tail(logFile)}`);
