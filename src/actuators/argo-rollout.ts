@@ -75,7 +75,9 @@ export function decideRollout(intent: Intent, state: RolloutState): Decision<Rol
       return { kind: 'confirm', detail: `already written for ${intent.run}` };
     const moved =
       stamped.startsWith('step=') && !(stamped === `step=${state.currentStepIndex}` && where === 'paused');
-    if (moved) return { kind: 'confirm', detail: `already written for ${intent.run}` };
+    // This intent's own abort, which the controller has not acted on yet (it is down, or slow).
+    const ownAbort = intent.verb === 'Rollback' && where === 'aborted';
+    if (moved || ownAbort) return { kind: 'confirm', detail: `already written for ${intent.run}` };
   }
   switch (intent.verb) {
     case 'Advance':

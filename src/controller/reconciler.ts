@@ -367,7 +367,8 @@ export class EvaluationReconciler {
       const outcome = runOutcome(job, pods);
       if (outcome.state === 'pending' || outcome.state === 'running') {
         const phase = outcome.state === 'running' ? 'Running' : 'Pending';
-        if (written !== phase) {
+        // Pods that have all exited leave the Job "pending" until it is marked complete: a run never goes back to Pending.
+        if (written !== phase && written !== 'Running') {
           await this.patchRunStatus(run, {
             phase,
             ...(phase === 'Running' && !run.status?.startedAt ? { startedAt: this.now().toISOString() } : {}),

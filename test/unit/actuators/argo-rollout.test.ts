@@ -142,6 +142,16 @@ describe('what a verdict means for a Rollout (docs/architecture.md, the semantic
     assert.match(removed.detail, /the controller removed the abort/);
   });
 
+  it('its own abort, not yet acted on, is confirmed again, never Skipped as "already aborted"', () => {
+    const ownAbort = rollout({
+      annotations: { 'pruneguard.io/last-action': 'web-00002/Rollback' },
+      abort: true,
+      phase: 'Paused',
+    });
+    assert.equal(decideRollout(intent('Rollback'), ownAbort).kind, 'confirm');
+    assert.equal(decideRollout(intent('Rollback'), { ...ownAbort, annotations: {} }).kind, 'skip');
+  });
+
   it('a hold is done when the controller reports the Rollout Paused', () => {
     assert.equal(
       confirmRollout(intent('Hold'), rollout({ specPaused: true, phase: 'Progressing' })).done,
