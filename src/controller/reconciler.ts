@@ -522,6 +522,7 @@ export class EvaluationReconciler {
     const now = this.now();
     const actuator = actuatorFor(this.clients.kc, evaluation);
     const driven: Action[] = [];
+    const announced: (NonNullable<Driven['event']> & { action: Action })[] = [];
     for (const action of actions) {
       if (!isOpen(action) || !attemptDue(action, now)) {
         driven.push(action);
@@ -537,17 +538,20 @@ export class EvaluationReconciler {
           dry_run: String(action.dryRun),
         });
       }
-      if (step.event) {
-        await this.events.record(evaluation, step.event.type, step.event.reason, step.event.message);
-        const level = step.event.type === 'Warning' ? 'warn' : 'info';
-        log[level]({ run: action.run, action: action.type, state: step.action.state }, step.event.message);
-      }
+      if (step.event) announced.push({ ...step.event, action: step.action });
     }
     const changed = driven.some((a, i) => a !== actions[i]);
     if (changed) {
       const conditions = actionCondition(evaluation, driven, this.now());
       await this.patchStatus(evaluation, { actions: driven, ...(conditions ? { conditions } : {}) });
       await this.finishActedRuns(evaluation, actions, driven);
+    }
+    // Announced once the status says so: a write on a stale copy (409) announces nothing, and the
+    // reconcile that follows reaches the same step again from the target's state.
+    for (const { action, ...event } of announced) {
+      await this.events.record(evaluation, event.type, event.reason, event.message);
+      const level = event.type === 'Warning' ? 'warn' : 'info';
+      log[level]({ run: action.run, action: action.type, state: action.state }, event.message);
     }
     const delays = driven
       .map((action) => nextAttemptDelayMs(action, this.now()))
