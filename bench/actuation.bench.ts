@@ -322,7 +322,7 @@ async function main(): Promise<void> {
       runtime: { parallelism: shards, timeoutSeconds: deadlineSeconds },
       // Accuracy decides: pruned-30 passes, pruned-95 is Critical (fixtures.ts).
       thresholds: passingThresholds,
-      target: { kind: 'Rollout', name: scenario.rollout },
+      target: { rollout: { name: scenario.rollout } },
       policy: { consecutiveBreaches: 1 },
     });
     const captureStarted = Date.now();

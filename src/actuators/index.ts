@@ -1,5 +1,5 @@
 import { AppsV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { PrunedModelEvaluation, Target } from '../api/v1alpha1/index.js';
+import type { PrunedModelEvaluation, Target, TargetKind } from '../api/v1alpha1/index.js';
 import type { TargetActuator } from './actuator.js';
 import { ArgoRolloutActuator, rolloutTargetName } from './argo-rollout.js';
 import { DeploymentPairActuator, pairTargetName } from './deployment-pair.js';
@@ -15,38 +15,48 @@ export {
 } from './drive.js';
 export { retrainingJobName, retrainingTarget, triggerRetraining } from './retraining.js';
 
-interface TargetKind {
+interface TargetEntry<Spec> {
   /** Kind/name as status.actions records it. */
-  name(target: Target): string;
-  create(kc: KubeConfig, namespace: string, target: Target): TargetActuator;
+  name(spec: Spec): string;
+  create(kc: KubeConfig, namespace: string, spec: Spec): TargetActuator;
 }
 
-/** One entry per target kind: a new kind is a new file beside these and one entry here. */
-const targetKinds: Record<Target['kind'], TargetKind> = {
-  Rollout: {
-    name: (target) => rolloutTargetName(target.name),
-    create: (kc, namespace, target) =>
-      new ArgoRolloutActuator(kc.makeApiClient(CustomObjectsApi), namespace, target.name, target.apiVersion),
+/** One entry per field of spec.target (targetKinds): a new kind is a new file beside these and one entry here. */
+const registry: { [K in TargetKind]: TargetEntry<NonNullable<Target[K]>> } = {
+  rollout: {
+    name: (spec) => rolloutTargetName(spec.name),
+    create: (kc, namespace, spec) =>
+      new ArgoRolloutActuator(kc.makeApiClient(CustomObjectsApi), namespace, spec.name, spec.apiVersion),
   },
-  Deployment: {
-    name: (target) => pairTargetName(target.name, target.canaryName!),
-    create: (kc, namespace, target) =>
+  deploymentPair: {
+    name: (spec) => pairTargetName(spec.stable, spec.canary),
+    create: (kc, namespace, spec) =>
       new DeploymentPairActuator(
         kc.makeApiClient(AppsV1Api),
         namespace,
-        target.name,
-        target.canaryName!,
-        target.stepWeight,
+        spec.stable,
+        spec.canary,
+        spec.stepWeight,
       ),
   },
 };
 
+/** The one field of spec.target that is set, and what it holds. */
+function selected(target: Target): { kind: TargetKind; spec: NonNullable<Target[TargetKind]> } {
+  const kind = (Object.keys(registry) as TargetKind[]).find((k) => target[k] !== undefined);
+  if (!kind) throw new Error(`spec.target sets none of ${Object.keys(registry).join(', ')}`);
+  return { kind, spec: target[kind]! };
+}
+
 export function targetName(target: Target): string {
-  return targetKinds[target.kind].name(target);
+  const { kind, spec } = selected(target);
+  return (registry[kind] as TargetEntry<typeof spec>).name(spec);
 }
 
 /** The actuator for an evaluation's target, or undefined when it only reports. */
 export function actuatorFor(kc: KubeConfig, evaluation: PrunedModelEvaluation): TargetActuator | undefined {
   const target = evaluation.spec.target;
-  return target && targetKinds[target.kind].create(kc, evaluation.metadata.namespace!, target);
+  if (!target) return undefined;
+  const { kind, spec } = selected(target);
+  return (registry[kind] as TargetEntry<typeof spec>).create(kc, evaluation.metadata.namespace!, spec);
 }

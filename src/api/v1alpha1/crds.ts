@@ -55,7 +55,8 @@ export const prunedModelEvaluationColumns: PrinterColumn[] = [
   summaryColumn('Parity', 'demographicParity', 1),
   summaryColumn('Carbon', 'carbonKgPer1M', 1),
   { name: 'Breaches', type: 'integer', jsonPath: '.status.consecutiveBreaches', priority: 1 },
-  { name: 'Target', type: 'string', jsonPath: '.spec.target.name', priority: 1 },
+  { name: 'Rollout', type: 'string', jsonPath: '.spec.target.rollout.name', priority: 1 },
+  { name: 'Stable', type: 'string', jsonPath: '.spec.target.deploymentPair.stable', priority: 1 },
 ];
 
 export const evaluationRunColumns: PrinterColumn[] = [

@@ -327,56 +327,63 @@ export const Energy = object(
   { default: {}, description: 'Inputs of carbonKgPer1M.' },
 );
 
-export const targetKinds = ['Rollout', 'Deployment'] as const;
-
-export const Target = object(
+export const RolloutTarget = object(
   {
-    kind: stringEnum(targetKinds),
-    name: resourceName('The Argo Rollout, or the stable Deployment of a stable/canary pair.'),
-    canaryName: Type.Optional(resourceName('The canary Deployment of a Deployment pair.')),
+    name: resourceName('The Argo Rollout (canary strategy).'),
+    apiVersion: Type.Optional(
+      Type.String({
+        maxLength: 253,
+        pattern: '^[a-z0-9.-]+/[a-z0-9]+$',
+        description: 'Default argoproj.io/v1alpha1.',
+      }),
+    ),
+  },
+  { description: 'An Argo Rollout: Pass promotes it a step, Critical aborts it, Warning pauses it.' },
+);
+
+export const DeploymentPairTarget = object(
+  {
+    stable: resourceName('The stable Deployment.'),
+    canary: resourceName('The canary Deployment, behind the same Service.'),
     stepWeight: Type.Optional(
       Type.Integer({
         minimum: 1,
         maximum: 100,
-        description:
-          'Deployment pair only: percent of the pair’s replicas moved to the canary per passing run (default 25).',
-      }),
-    ),
-    apiVersion: Type.Optional(
-      Type.String({
-        maxLength: 253,
-        description: 'Defaults to argoproj.io/v1alpha1 for a Rollout and apps/v1 for a Deployment.',
+        description: 'Percent of the pair’s replicas moved to the canary per passing run (default 25).',
       }),
     ),
   },
   {
-    description:
-      'What the verdict steers, in the evaluation’s namespace. Without a target the evaluation only reports.',
+    description: 'A stable/canary pair of Deployments: traffic follows the replica split.',
     rules: [
       {
-        rule: "self.kind != 'Deployment' || has(self.canaryName)",
-        message:
-          'target.canaryName is required when target.kind is Deployment: name is the stable Deployment, canaryName the canary',
-        reason: 'FieldValueRequired',
-        fieldPath: '.canaryName',
+        rule: 'self.canary != self.stable',
+        message: 'target.deploymentPair.canary must differ from its stable',
       },
+    ],
+  },
+);
+
+/**
+ * The kinds of target, by the field that selects one (as Argo selects a metric provider): the one
+ * list the schema, its CEL rule and the actuator registry (src/actuators/index.ts) are built from.
+ */
+export const targetKinds = { rollout: RolloutTarget, deploymentPair: DeploymentPairTarget };
+export type TargetKind = keyof typeof targetKinds;
+const targetKindNames = Object.keys(targetKinds) as TargetKind[];
+
+export const Target = object(
+  {
+    rollout: Type.Optional(RolloutTarget),
+    deploymentPair: Type.Optional(DeploymentPairTarget),
+  },
+  {
+    description:
+      'What the verdict steers, in the evaluation’s namespace: exactly one of its fields. Without a target the evaluation only reports.',
+    rules: [
       {
-        rule: "self.kind != 'Rollout' || !has(self.canaryName)",
-        message: 'target.canaryName is only for a Deployment pair; an Argo Rollout manages its own canary',
-        reason: 'FieldValueForbidden',
-        fieldPath: '.canaryName',
-      },
-      {
-        rule: "self.kind == 'Deployment' || !has(self.stepWeight)",
-        message:
-          'target.stepWeight is only for a Deployment pair; an Argo Rollout takes its steps from its own strategy',
-        reason: 'FieldValueForbidden',
-        fieldPath: '.stepWeight',
-      },
-      {
-        rule: '!has(self.canaryName) || self.canaryName != self.name',
-        message: 'target.canaryName must differ from target.name',
-        fieldPath: '.canaryName',
+        rule: `[${targetKindNames.map((kind) => `has(self.${kind})`).join(', ')}].filter(set, set).size() == 1`,
+        message: `target needs exactly one of ${targetKindNames.join(', ')}`,
       },
     ],
   },
@@ -515,5 +522,7 @@ export type Thresholds = Static<typeof Thresholds>;
 export type SliceThreshold = Static<typeof SliceThreshold>;
 export type Energy = Static<typeof Energy>;
 export type Target = Static<typeof Target>;
+export type RolloutTarget = Static<typeof RolloutTarget>;
+export type DeploymentPairTarget = Static<typeof DeploymentPairTarget>;
 export type Policy = Static<typeof Policy>;
 export type Retraining = Static<typeof Retraining>;

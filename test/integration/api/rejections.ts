@@ -194,42 +194,52 @@ export const rejections: Rejection[] = [
     message: 'schedule.interval 30s is shorter than the minimum of 1m',
   },
   {
-    name: 'deployment-target-without-canary',
+    name: 'target-with-two-kinds',
     source: 'cel',
-    object: evaluationWith('reject-deployment-no-canary', (spec) => {
-      spec.target = { kind: 'Deployment', name: 'penguins-classifier' };
+    object: evaluationWith('reject-target-two-kinds', (spec) => {
+      spec.target = {
+        rollout: { name: 'penguins' },
+        deploymentPair: { stable: 'penguins', canary: 'penguins-canary' },
+      };
     }),
-    field: 'spec.target.canaryName',
-    message:
-      'target.canaryName is required when target.kind is Deployment: name is the stable Deployment, canaryName the canary',
+    field: 'spec.target',
+    message: 'target needs exactly one of rollout, deploymentPair',
   },
   {
-    name: 'rollout-target-with-canary',
+    name: 'target-with-no-kind',
     source: 'cel',
-    object: evaluationWith('reject-rollout-canary', (spec) => {
-      spec.target = { kind: 'Rollout', name: 'penguins', canaryName: 'penguins-canary' };
+    object: evaluationWith('reject-target-no-kind', (spec) => {
+      spec.target = {};
     }),
-    field: 'spec.target.canaryName',
-    message: 'target.canaryName is only for a Deployment pair; an Argo Rollout manages its own canary',
+    field: 'spec.target',
+    message: 'target needs exactly one of rollout, deploymentPair',
+  },
+  {
+    name: 'deployment-pair-without-canary',
+    source: 'schema',
+    object: evaluationWith('reject-deployment-no-canary', (spec) => {
+      spec.target = { deploymentPair: { stable: 'penguins-classifier' } };
+    }),
+    field: 'spec.target.deploymentPair.canary',
+    message: 'Required value',
   },
   {
     name: 'rollout-target-with-step-weight',
-    source: 'cel',
+    source: 'schema',
     object: evaluationWith('reject-rollout-step', (spec) => {
-      spec.target = { kind: 'Rollout', name: 'penguins', stepWeight: 10 };
+      spec.target = { rollout: { name: 'penguins', stepWeight: 10 } };
     }),
-    field: 'spec.target.stepWeight',
-    message:
-      'target.stepWeight is only for a Deployment pair; an Argo Rollout takes its steps from its own strategy',
+    field: 'spec.target.rollout.stepWeight',
+    message: 'field not declared in schema',
   },
   {
     name: 'deployment-canary-is-stable',
     source: 'cel',
     object: evaluationWith('reject-canary-same', (spec) => {
-      spec.target = { kind: 'Deployment', name: 'penguins', canaryName: 'penguins' };
+      spec.target = { deploymentPair: { stable: 'penguins', canary: 'penguins' } };
     }),
-    field: 'spec.target.canaryName',
-    message: 'target.canaryName must differ from target.name',
+    field: 'spec.target.deploymentPair',
+    message: 'target.deploymentPair.canary must differ from its stable',
   },
   {
     name: 'teacher-is-candidate',

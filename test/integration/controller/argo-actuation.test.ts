@@ -612,7 +612,7 @@ class SteeringGround {
       await this.objects.createEvaluation(
         penguinsEvaluation(evaluationName, {
           data: penguinsData,
-          target: { kind: 'Rollout', name: this.rollout.name },
+          target: { rollout: { name: this.rollout.name } },
           ...spec,
         }),
       );

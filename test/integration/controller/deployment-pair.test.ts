@@ -191,9 +191,7 @@ describe('a Deployment pair steered by real verdicts', () => {
     const { namespace, kc, objects } = await pairNamespace(t);
     const apps = kc.makeApiClient(AppsV1Api);
     const managersBefore = await managersOfPair(apps, namespace);
-    await objects.createEvaluation(
-      gradedEvaluation('steps', { target: { ...pairTarget(), stepWeight: 50 } }),
-    );
+    await objects.createEvaluation(gradedEvaluation('steps', { target: pairTarget('penguins', 50) }));
 
     const advanced = await actionIn(objects, 'steps', 'steps-00001', 'Advance', 'Done', 120_000);
     assert.match(advanced.detail ?? '', /stable 1, canary 3 replicas, all available/);

@@ -36,7 +36,7 @@ describe('a failed evaluation pod', () => {
     await objects.createEvaluation(
       penguinsEvaluation('oom', {
         runtime: { accelerator: 'nvidia.com/gpu', parallelism: 2 },
-        target: { kind: 'Deployment', name: 'penguins', canaryName: 'penguins-canary' },
+        target: { deploymentPair: { stable: 'penguins', canary: 'penguins-canary' } },
       }),
     );
 

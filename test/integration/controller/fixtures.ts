@@ -77,10 +77,8 @@ export const retrainingJobTemplate = {
 };
 
 /** spec.target steering the pair createDeploymentPair makes. */
-export const pairTarget = (name = 'penguins') => ({
-  kind: 'Deployment',
-  name,
-  canaryName: `${name}-canary`,
+export const pairTarget = (name = 'penguins', stepWeight?: number) => ({
+  deploymentPair: { stable: name, canary: `${name}-canary`, ...(stepWeight ? { stepWeight } : {}) },
 });
 
 /** A penguins evaluation reading its models and data from the claims `models` and `data`. */

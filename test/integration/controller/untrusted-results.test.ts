@@ -163,7 +163,7 @@ describe('shard results the operator must not trust', () => {
       penguinsEvaluation(name, {
         data: penguinsData,
         runtime: { parallelism: shards },
-        target: { kind: 'Deployment', name: 'penguins', canaryName: 'penguins-canary' },
+        target: { deploymentPair: { stable: 'penguins', canary: 'penguins-canary' } },
         policy: { consecutiveBreaches: 1 },
       }),
     );

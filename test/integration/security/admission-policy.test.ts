@@ -114,7 +114,7 @@ describe('the admission policy on PrunedModelEvaluations', () => {
     const { namespace, grant, create } = await namespaceFor(t, 'alice');
     const steering = await example();
     const steerDenied =
-      `spec.target.name names Deployment penguins-classifier, but alice may not patch ` +
+      `spec.target.deploymentPair.stable names Deployment penguins-classifier, but alice may not patch ` +
       `deployments.apps/penguins-classifier in namespace ${namespace}: an evaluation may steer only what its author could patch`;
     // The API server loads a new policy a moment after it is written: until then everything passes.
     await eventually('the policy to be enforced', async () => {
@@ -143,16 +143,16 @@ describe('the admission policy on PrunedModelEvaluations', () => {
       await create({
         ...steering,
         metadata: { name: 'rollout' },
-        spec: { ...steering.spec, target: { kind: 'Rollout', name: 'flights' } },
+        spec: { ...steering.spec, target: { rollout: { name: 'flights' } } },
       }),
-      `spec.target names Rollout flights, but alice may not patch rollouts.argoproj.io/flights in namespace ${namespace}`,
+      `spec.target.rollout names Rollout flights, but alice may not patch rollouts.argoproj.io/flights in namespace ${namespace}`,
     );
 
     // Patching the stable Deployment is not enough: the verdict moves the canary too.
     await grant('steer-stable', 'patch', 'deployments.apps', 'penguins-classifier');
     assertRefused(
       await create(steering),
-      `spec.target.canaryName names Deployment penguins-classifier-canary, but alice may not patch ` +
+      `spec.target.deploymentPair.canary names Deployment penguins-classifier-canary, but alice may not patch ` +
         `deployments.apps/penguins-classifier-canary in namespace ${namespace}`,
     );
     await grant('steer-canary', 'patch', 'deployments.apps', 'penguins-classifier-canary');
@@ -205,7 +205,7 @@ describe('the admission policy on PrunedModelEvaluations', () => {
     assert.equal(finalizer.code, 0, finalizer.stderr);
     assertRefused(
       await patchAsBob({ spec: { historyLimit: 4 } }),
-      `spec.target.name names Deployment penguins-classifier, but bob may not patch deployments.apps/penguins-classifier in namespace ${namespace}`,
+      `spec.target.deploymentPair.stable names Deployment penguins-classifier, but bob may not patch deployments.apps/penguins-classifier in namespace ${namespace}`,
     );
     // Leave nothing behind that only the operator would remove.
     const cleared = await cluster.kubectl([

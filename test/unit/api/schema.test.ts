@@ -72,11 +72,11 @@ describe('PrunedModelEvaluation schema', () => {
     const specs = (await exampleObjects()).map(
       ([, object]) => parsePrunedModelEvaluation(object, 'example').spec,
     );
-    const cpuPair = specs.find((spec) => spec.target?.kind === 'Deployment');
+    const cpuPair = specs.find((spec) => spec.target?.deploymentPair);
     assert.equal(cpuPair?.runtime.accelerator, 'cpu');
-    assert.ok(cpuPair?.target?.canaryName);
+    assert.ok(cpuPair?.target?.deploymentPair?.canary);
     const gpu = specs.find((spec) => spec.runtime.accelerator === 'nvidia.com/gpu');
-    assert.equal(gpu?.target?.kind, 'Rollout');
+    assert.ok(gpu?.target?.rollout);
     assert.equal(gpu?.runtime.parallelism, 2);
     assert.equal(gpu?.runtime.nodeSelector?.['nvidia.com/gpu.present'], 'true');
     assert.ok(gpu?.runtime.tolerations?.some((toleration) => toleration.key === 'nvidia.com/gpu'));
@@ -165,13 +165,13 @@ describe('PrunedModelEvaluation schema', () => {
     ],
     [
       'target kind StatefulSet',
-      (spec) => (spec.target = { kind: 'StatefulSet', name: 'x' }),
-      /^spec\.target\.kind: /,
+      (spec) => (spec.target = { statefulSet: { name: 'x' } }),
+      /^spec\.target\.statefulSet: Unexpected property/,
     ],
     [
       'target name with capitals',
-      (spec) => (spec.target = { kind: 'Rollout', name: 'Fraud' }),
-      /^spec\.target\.name: /,
+      (spec) => (spec.target = { rollout: { name: 'Fraud' } }),
+      /^spec\.target\.rollout\.name: /,
     ],
     [
       'GPU quantity that is not a quantity',

@@ -25,7 +25,7 @@ function withStatus(evaluation: PrunedModelEvaluation, status: PrunedModelEvalua
   return { ...evaluation, status };
 }
 
-const rollout = { target: { kind: 'Rollout', name: 'web' } };
+const rollout = { target: { rollout: { name: 'web' } } };
 
 describe('what a run records about its actions', () => {
   it('new actions are Pending with the revision the run evaluated; open ones of earlier runs are Superseded', () => {
