@@ -186,7 +186,7 @@ function writePair(
 }
 
 /** A Deployment has rolled out what it was asked: every replica updated and available. */
-function rolledOut(d: V1Deployment): boolean {
+export function rolledOut(d: V1Deployment): boolean {
   const want = d.spec?.replicas ?? 1;
   const s = d.status ?? {};
   return (

@@ -42,20 +42,8 @@ export async function driveTargetAction(
     performed,
     event: { type: 'Normal', reason: action.type, message: `${action.target}: ${detail}` },
   });
-  const failed = (error: unknown): Driven => {
-    const message = (error instanceof TargetError ? error.message : String(error)).slice(0, 1024);
-    return {
-      action: {
-        ...action,
-        state: 'Pending',
-        attempts: (action.attempts ?? 0) + 1,
-        lastError: message,
-        updatedAt: at,
-      },
-      performed: false,
-      event: { type: 'Warning', reason: 'ActionFailed', message: `${action.type} ${message}` },
-    };
-  };
+  const failed = (error: unknown): Driven =>
+    failedAttempt(action, error instanceof TargetError ? error.message : String(error), context.now);
   if (action.target !== actuator.target)
     return moveTo('Superseded', `spec.target is now ${actuator.target}: nothing done to ${action.target}`);
 
@@ -132,6 +120,22 @@ export async function driveTargetAction(
       }
     }
   }
+}
+
+/** An attempt that failed: the action stays Pending, counts it, and says why; retried after a backoff. */
+export function failedAttempt(action: Action, message: string, now: Date): Driven {
+  const lastError = message.slice(0, 1024);
+  return {
+    action: {
+      ...action,
+      state: 'Pending',
+      attempts: (action.attempts ?? 0) + 1,
+      lastError,
+      updatedAt: now.toISOString(),
+    },
+    performed: false,
+    event: { type: 'Warning', reason: 'ActionFailed', message: `${action.type} ${lastError}` },
+  };
 }
 
 /**

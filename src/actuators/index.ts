@@ -9,6 +9,7 @@ export { decideActions, type PlannedAction } from './policy.js';
 export {
   attemptDue,
   driveTargetAction,
+  failedAttempt,
   nextAttemptDelayMs,
   type DriveContext,
   type Driven,

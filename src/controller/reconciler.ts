@@ -12,6 +12,7 @@ import {
   actuatorFor,
   attemptDue,
   driveTargetAction,
+  failedAttempt,
   nextAttemptDelayMs,
   TargetError,
   triggerRetraining,
@@ -627,21 +628,7 @@ export class EvaluationReconciler {
         event: { type: 'Normal', reason: 'Retrain', message: detail },
       };
     } catch (error) {
-      const message = (error instanceof TargetError ? error.message : `Retrain: ${errorStatus(error)}`).slice(
-        0,
-        1024,
-      );
-      return {
-        action: {
-          ...action,
-          state: 'Pending',
-          attempts: (action.attempts ?? 0) + 1,
-          lastError: message,
-          updatedAt: at,
-        },
-        performed: false,
-        event: { type: 'Warning', reason: 'ActionFailed', message },
-      };
+      return failedAttempt(action, error instanceof TargetError ? error.message : errorStatus(error), now);
     }
   }
 

@@ -12,7 +12,7 @@
  * changes the spec (its schedule interval at least), so each starts a new run.
  */
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -26,7 +26,6 @@ import {
 import { lastActionAnnotation } from '../../../src/actuators/actuator.js';
 import { mergePatch } from '../../../src/actuators/kubernetes.js';
 import { labels } from '../../../src/controller/evaluation-job.js';
-import type { RunningOperator } from '../../../src/controller/operator.js';
 import {
   runName,
   type Action,
@@ -36,16 +35,16 @@ import {
 } from '../../../src/api/v1alpha1/index.js';
 import { startArgoRollouts, type RolloutStatus } from '../../support/argo-rollouts.js';
 import { eventually, testCluster, testNamespace, type TestCluster } from '../../support/cluster.js';
-import { installPruneguard, startTestOperator } from '../../support/operator.js';
-import { PodRunner, type PodFate } from '../../support/pod-runner.js';
+import { type PodFate } from '../../support/pod-runner.js';
 import { CanaryRollout, testFieldManager, type Rollout } from '../../support/rollouts.js';
 import {
   createClaims,
-  fixtureClaimsRoot,
+  type Loop,
   Objects,
   passingThresholds,
   penguinsData,
   penguinsEvaluation,
+  startLoop,
 } from './fixtures.js';
 
 const evaluationName = 'steered';
@@ -81,31 +80,20 @@ const fates = new Map<string, PodFate>();
 
 describe('verdicts steer a Rollout run by the genuine Argo Rollouts controller', () => {
   let cluster: TestCluster;
-  let pods: PodRunner;
-  let operator: RunningOperator;
-  let pvcRoot: string;
+  let loop: Loop;
 
   before(async () => {
     cluster = await testCluster();
-    await installPruneguard(cluster);
-    pvcRoot = await fixtureClaimsRoot('pruneguard-pv-');
-    pods = new PodRunner(cluster.kubeConfig(), {
-      pvcRoot,
+    loop = await startLoop(cluster, {
       labelSelector: `pruneguard.io/evaluation=${evaluationName}`,
-      extraEnv: { PRUNEGUARD_MEASUREMENT: 'quick' },
       fate: (pod) => fates.get(`${pod.metadata?.namespace}/${pod.metadata?.labels?.[labels.run]}`) ?? 'run',
+      reconciler: { actionConfirmTimeoutMs: confirmTimeoutMs },
     });
-    await pods.start();
-    operator = await startTestOperator(cluster, { reconciler: { actionConfirmTimeoutMs: confirmTimeoutMs } });
   });
-  after(async () => {
-    await operator?.stop();
-    await pods?.stop();
-    await rm(pvcRoot, { recursive: true, force: true });
-  });
+  after(() => loop?.stop());
 
   it('Advance on a canary at an indefinite pause: promoted to the next step, Done', async (t) => {
-    const ground = await SteeringGround.start(t, cluster, pvcRoot, pausingSteps);
+    const ground = await SteeringGround.start(t, cluster, loop.pvcRoot, pausingSteps);
     const { rollout } = ground;
     await rollout.create();
     const canaryHash = (await rollout.rollToIndefinitePause('2')).currentPodHash!;
@@ -134,7 +122,7 @@ describe('verdicts steer a Rollout run by the genuine Argo Rollouts controller',
   });
 
   it('Advance before the canary has paused: Pending until it pauses, then applied', async (t) => {
-    const ground = await SteeringGround.start(t, cluster, pvcRoot, pausingSteps);
+    const ground = await SteeringGround.start(t, cluster, loop.pvcRoot, pausingSteps);
     const { rollout } = ground;
     await rollout.create();
     // The new revision's pods may only run on a node that has this label, which none has yet: the
@@ -183,7 +171,7 @@ describe('verdicts steer a Rollout run by the genuine Argo Rollouts controller',
       { setWeight: 50 },
       { pause: {} },
     ];
-    const ground = await SteeringGround.start(t, cluster, pvcRoot, steps);
+    const ground = await SteeringGround.start(t, cluster, loop.pvcRoot, steps);
     const { rollout } = ground;
     await ground.custom.createNamespacedCustomObject({
       group: 'argoproj.io',
@@ -240,7 +228,7 @@ describe('verdicts steer a Rollout run by the genuine Argo Rollouts controller',
   });
 
   it('Rollback on a canary in progress: aborted, the canary scaled to 0, Done; another Critical finds it aborted', async (t) => {
-    const ground = await SteeringGround.start(t, cluster, pvcRoot, pausingSteps);
+    const ground = await SteeringGround.start(t, cluster, loop.pvcRoot, pausingSteps);
     const { rollout } = ground;
     const stableHash = (await rollout.create()).stableRS!;
     const canaryHash = (await rollout.rollToIndefinitePause('2')).currentPodHash!;
@@ -270,7 +258,7 @@ describe('verdicts steer a Rollout run by the genuine Argo Rollouts controller',
   });
 
   it('Rollback while the Argo controller is down: confirmed once it is back, never Skipped as "already aborted"', async (t) => {
-    const ground = await SteeringGround.start(t, cluster, pvcRoot, pausingSteps);
+    const ground = await SteeringGround.start(t, cluster, loop.pvcRoot, pausingSteps);
     const { rollout } = ground;
     const stableHash = (await rollout.create()).stableRS!;
     const canaryHash = (await rollout.rollToIndefinitePause('2')).currentPodHash!;
@@ -312,7 +300,7 @@ describe('verdicts steer a Rollout run by the genuine Argo Rollouts controller',
   });
 
   it('Rollback on a fully promoted Rollout: no abort, spec.paused holds the next revision at its first step until a Pass on it', async (t) => {
-    const ground = await SteeringGround.start(t, cluster, pvcRoot, pausingSteps);
+    const ground = await SteeringGround.start(t, cluster, loop.pvcRoot, pausingSteps);
     const { rollout } = ground;
     const stableHash = (await rollout.create()).stableRS!;
 
@@ -372,7 +360,7 @@ describe('verdicts steer a Rollout run by the genuine Argo Rollouts controller',
   });
 
   it('Advance on an aborted canary: Skipped while policy.retryAborted is false, retried once it is true', async (t) => {
-    const ground = await SteeringGround.start(t, cluster, pvcRoot, pausingSteps);
+    const ground = await SteeringGround.start(t, cluster, loop.pvcRoot, pausingSteps);
     const { rollout } = ground;
     const stableHash = (await rollout.create()).stableRS!;
     const canaryHash = (await rollout.rollToIndefinitePause('2')).currentPodHash!;
@@ -412,7 +400,7 @@ describe('verdicts steer a Rollout run by the genuine Argo Rollouts controller',
   });
 
   it('Promote: Skipped with nothing written on a fully promoted Rollout; a paused canary is promoted fully', async (t) => {
-    const ground = await SteeringGround.start(t, cluster, pvcRoot, pausingSteps);
+    const ground = await SteeringGround.start(t, cluster, loop.pvcRoot, pausingSteps);
     const { rollout } = ground;
     const stableHash = (await rollout.create()).stableRS!;
 
@@ -445,7 +433,7 @@ describe('verdicts steer a Rollout run by the genuine Argo Rollouts controller',
 
   it('Hold at a timed pause (Inconclusive, then Warning): the canary stays past the pause’s end; a Pass releases it', async (t) => {
     const steps = [{ setWeight: 25 }, { pause: { duration: '20s' } }, { setWeight: 50 }, { pause: {} }];
-    const ground = await SteeringGround.start(t, cluster, pvcRoot, steps);
+    const ground = await SteeringGround.start(t, cluster, loop.pvcRoot, steps);
     const { rollout } = ground;
     await rollout.create();
     const { currentPodHash: canaryHash } = await rollout.roll('2');
@@ -499,7 +487,7 @@ describe('verdicts steer a Rollout run by the genuine Argo Rollouts controller',
   });
 
   it('a verdict on revision A when the Rollout has moved to revision B: Skipped, nothing written', async (t) => {
-    const ground = await SteeringGround.start(t, cluster, pvcRoot, pausingSteps);
+    const ground = await SteeringGround.start(t, cluster, loop.pvcRoot, pausingSteps);
     const { rollout } = ground;
     const revisionA = (await rollout.create()).currentPodHash!;
 

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import {
   AppsV1Api,
@@ -10,9 +9,12 @@ import {
   type V1ManagedFieldsEntry,
 } from '@kubernetes/client-node';
 import { retrainingJobName } from '../../../src/actuators/index.js';
-import { promotedAnnotation, rolledBackAnnotation } from '../../../src/actuators/deployment-pair.js';
+import {
+  promotedAnnotation,
+  rolledBackAnnotation,
+  rolledOut,
+} from '../../../src/actuators/deployment-pair.js';
 import type { Action, ActionType, PrunedModelEvaluation } from '../../../src/api/v1alpha1/index.js';
-import type { RunningOperator } from '../../../src/controller/operator.js';
 import {
   eventually,
   testCluster,
@@ -20,12 +22,10 @@ import {
   type CommandResult,
   type TestCluster,
 } from '../../support/cluster.js';
-import { installPruneguard, startTestOperator } from '../../support/operator.js';
-import { PodRunner } from '../../support/pod-runner.js';
 import {
   createClaims,
   createDeploymentPair,
-  fixtureClaimsRoot,
+  type Loop,
   Objects,
   pairTarget,
   passingThresholds,
@@ -33,6 +33,7 @@ import {
   penguinsEvaluation,
   replicasOf,
   retrainingJobTemplate,
+  startLoop,
 } from './fixtures.js';
 
 /**
@@ -67,38 +68,26 @@ function gradedEvaluation(name: string, spec: Json = {}, policy: Json = {}): Jso
 
 describe('a Deployment pair steered by real verdicts', () => {
   let cluster: TestCluster;
-  let pods: PodRunner;
-  let operator: RunningOperator;
-  let pvcRoot: string;
+  let loop: Loop;
 
   before(async () => {
     cluster = await testCluster();
-    await installPruneguard(cluster);
-    pvcRoot = await fixtureClaimsRoot('pruneguard-pair-pv-');
-    pods = new PodRunner(cluster.kubeConfig(), {
-      pvcRoot,
+    loop = await startLoop(cluster, {
       labelSelector: `pruneguard.io/evaluation in (${[...gradedEvaluations, ...failingEvaluations].join(',')})`,
-      extraEnv: { PRUNEGUARD_MEASUREMENT: 'quick' },
       // As a kubelet reports a container killed for its memory: the run fails, Inconclusive.
       fate: (pod) =>
         failingEvaluations.includes(pod.metadata?.labels?.['pruneguard.io/evaluation'] ?? '')
           ? { exitCode: 137, reason: 'OOMKilled' }
           : 'run',
     });
-    await pods.start();
-    operator = await startTestOperator(cluster);
   });
-  after(async () => {
-    await operator?.stop();
-    await pods?.stop();
-    await rm(pvcRoot, { recursive: true, force: true });
-  });
+  after(() => loop?.stop());
 
   /** A namespace with the claims `models` and `data`, and a 3/1 pair `penguins` + `penguins-canary`. */
   async function pairNamespace(t: TestContext) {
     const namespace = await testNamespace(t, cluster);
     const kc = cluster.kubeConfig();
-    await createClaims(kc, namespace, pvcRoot, ['models', 'data']);
+    await createClaims(kc, namespace, loop.pvcRoot, ['models', 'data']);
     await createDeploymentPair(kc, namespace, 3, 1);
     return { namespace, kc, objects: new Objects(kc, namespace) };
   }
@@ -298,7 +287,7 @@ describe('a Deployment pair steered by real verdicts', () => {
     const namespace = await testNamespace(t, cluster);
     const kc = cluster.kubeConfig();
     const objects = new Objects(kc, namespace);
-    await createClaims(kc, namespace, pvcRoot, ['models', 'data']);
+    await createClaims(kc, namespace, loop.pvcRoot, ['models', 'data']);
     const message = 'no retraining Jobs in this namespace during the freeze';
     const refusal = await refuse(t, cluster, `no-retraining-${namespace}`, namespace, {
       rule: { apiGroups: ['batch'], resources: ['jobs'], operations: ['CREATE'] },
@@ -344,7 +333,7 @@ describe('a Deployment pair steered by real verdicts', () => {
     const namespace = await testNamespace(t, cluster);
     const kc = cluster.kubeConfig();
     const objects = new Objects(kc, namespace);
-    await createClaims(kc, namespace, pvcRoot, ['models', 'data']);
+    await createClaims(kc, namespace, loop.pvcRoot, ['models', 'data']);
     await createDeploymentPair(kc, namespace, 2, 2, 'flaky');
     await createDeploymentPair(kc, namespace, 2, 2, 'steady');
     await objects.createEvaluation(
@@ -502,18 +491,6 @@ function assertCondition(evaluation: PrunedModelEvaluation, status: 'True' | 'Fa
     [condition?.status, condition?.reason],
     [status, reason],
     `EvaluationFailed: ${condition?.message}`,
-  );
-}
-
-/** A Deployment has rolled out what it was asked: every replica updated and available. */
-function rolledOut(d: V1Deployment): boolean {
-  const want = d.spec?.replicas ?? 1;
-  const s = d.status ?? {};
-  return (
-    (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
-    (s.replicas ?? 0) === want &&
-    (s.updatedReplicas ?? 0) === want &&
-    (s.availableReplicas ?? 0) === want
   );
 }
 

@@ -1,9 +1,13 @@
-import { mkdtemp, symlink } from 'node:fs/promises';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { eventually } from '../../support/cluster.js';
+import type { RunningOperator } from '../../../src/controller/operator.js';
+import type { ReconcilerOptions } from '../../../src/controller/reconciler.js';
+import { eventually, type TestCluster } from '../../support/cluster.js';
+import { installPruneguard, startTestOperator } from '../../support/operator.js';
+import { PodRunner, type PodRunnerOptions } from '../../support/pod-runner.js';
 import {
   evaluationRunNames,
   group,
@@ -252,4 +256,51 @@ export async function createClaims(
     );
     return bound ? true : undefined;
   });
+}
+
+/** The whole loop on a control plane: what the steering tests share. */
+export interface Loop {
+  pods: PodRunner;
+  operator: RunningOperator;
+  /** The folder behind the fixture claims (createClaims). */
+  pvcRoot: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * pruneguard installed, the fixture claims' folder, the emulated kubelet running the evaluation
+ * pods that `labelSelector` picks (their real command, unless `fate` says otherwise) and one
+ * operator: started once per describe, stopped after it.
+ */
+export async function startLoop(
+  cluster: TestCluster,
+  options: {
+    labelSelector: string;
+    fate?: PodRunnerOptions['fate'];
+    reconciler?: Partial<ReconcilerOptions>;
+  },
+): Promise<Loop> {
+  await installPruneguard(cluster);
+  const pvcRoot = await fixtureClaimsRoot('pruneguard-pv-');
+  const pods = new PodRunner(cluster.kubeConfig(), {
+    pvcRoot,
+    labelSelector: options.labelSelector,
+    extraEnv: { PRUNEGUARD_MEASUREMENT: 'quick' },
+    ...(options.fate ? { fate: options.fate } : {}),
+  });
+  await pods.start();
+  const operator = await startTestOperator(
+    cluster,
+    options.reconciler ? { reconciler: options.reconciler } : {},
+  );
+  return {
+    pods,
+    operator,
+    pvcRoot,
+    stop: async () => {
+      await operator.stop();
+      await pods.stop();
+      await rm(pvcRoot, { recursive: true, force: true });
+    },
+  };
 }

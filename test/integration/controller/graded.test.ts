@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { BatchV1Api } from '@kubernetes/client-node';
-import type { RunningOperator } from '../../../src/controller/operator.js';
 import { eventually, testCluster, testNamespace, type TestCluster } from '../../support/cluster.js';
-import { installPruneguard, startTestOperator } from '../../support/operator.js';
-import { PodRunner } from '../../support/pod-runner.js';
 import {
   createClaims,
   createDeploymentPair,
-  fixtureClaimsRoot,
+  type Loop,
   Objects,
   pairTarget,
   passingThresholds,
@@ -17,6 +13,7 @@ import {
   penguinsEvaluation,
   replicasOf,
   retrainingJobTemplate,
+  startLoop,
 } from './fixtures.js';
 
 /**
@@ -27,33 +24,18 @@ import {
  */
 describe('a graded evaluation', () => {
   let cluster: TestCluster;
-  let pods: PodRunner;
-  let operator: RunningOperator;
-  let pvcRoot: string;
-
+  let loop: Loop;
   before(async () => {
     cluster = await testCluster();
-    await installPruneguard(cluster);
-    pvcRoot = await fixtureClaimsRoot('pruneguard-pv-');
-    pods = new PodRunner(cluster.kubeConfig(), {
-      pvcRoot,
-      labelSelector: 'pruneguard.io/evaluation=penguins',
-      extraEnv: { PRUNEGUARD_MEASUREMENT: 'quick' },
-    });
-    await pods.start();
-    operator = await startTestOperator(cluster);
+    loop = await startLoop(cluster, { labelSelector: 'pruneguard.io/evaluation=penguins' });
   });
-  after(async () => {
-    await operator?.stop();
-    await pods?.stop();
-    await rm(pvcRoot, { recursive: true, force: true });
-  });
+  after(() => loop?.stop());
 
   it('grades a passing candidate, advances the canary; a heavily pruned one is rolled back and retrained', async (t) => {
     const namespace = await testNamespace(t, cluster);
     const kc = cluster.kubeConfig();
     const objects = new Objects(kc, namespace);
-    await createClaims(kc, namespace, pvcRoot, ['models', 'data']);
+    await createClaims(kc, namespace, loop.pvcRoot, ['models', 'data']);
     await createDeploymentPair(kc, namespace, 3, 1);
 
     await objects.createEvaluation(
@@ -143,7 +125,7 @@ describe('a graded evaluation', () => {
       500,
     );
     // Scraped right away: the series must follow the status the operator wrote, not the next reconcile.
-    const metrics = await (await fetch(`http://127.0.0.1:${operator.port}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${loop.operator.port}/metrics`)).text();
     assert.equal(critical.status?.verdict, 'Critical', critical.status?.explanation);
     assert.match(critical.status?.explanation ?? '', /accuracyDrop/);
     const acted = await eventually('the rollback and the retraining to be done', async () => {
@@ -181,7 +163,7 @@ describe('a graded evaluation', () => {
         `pruneguard_metric_grade\\{namespace="${namespace}",evaluation="penguins",metric="accuracyDrop",slice=""\\} 2`,
       ),
     );
-    const acts = await (await fetch(`http://127.0.0.1:${operator.port}/metrics`)).text();
+    const acts = await (await fetch(`http://127.0.0.1:${loop.operator.port}/metrics`)).text();
     assert.match(acts, /pruneguard_actions_total\{[^}]*type="Rollback"[^}]*\} 1/);
   });
 });
