@@ -285,7 +285,7 @@ export class EvaluationReconciler {
       return (await actuator.observe()).revision;
     } catch (error) {
       log.warn(
-        { err: error },
+        { reason: (error as Error).message },
         'target not readable: the run records no revision, and its verdict will not act',
       );
       return undefined;
