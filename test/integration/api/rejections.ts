@@ -224,15 +224,6 @@ export const rejections: Rejection[] = [
     message: 'Required value',
   },
   {
-    name: 'rollout-target-with-step-weight',
-    source: 'schema',
-    object: evaluationWith('reject-rollout-step', (spec) => {
-      spec.target = { rollout: { name: 'penguins', stepWeight: 10 } };
-    }),
-    field: 'spec.target.rollout.stepWeight',
-    message: 'field not declared in schema',
-  },
-  {
     name: 'deployment-canary-is-stable',
     source: 'cel',
     object: evaluationWith('reject-canary-same', (spec) => {
