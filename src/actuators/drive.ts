@@ -93,10 +93,13 @@ export async function driveTargetAction(
         };
       }
       case 'confirm': {
+        // No attempt recorded yet: a write made before a restart (the target carries its stamp, the
+        // status never said Applied), or a verb with nothing to write. Counted now, once.
+        const counted = (action.attempts ?? 0) === 0;
         const confirmation = actuator.confirm(intent, state);
         return confirmation.done
-          ? moveTo('Done', confirmation.detail)
-          : moveTo('Applied', `${decision.detail}; ${confirmation.detail}`);
+          ? moveTo('Done', confirmation.detail, counted)
+          : moveTo('Applied', `${decision.detail}; ${confirmation.detail}`, counted);
       }
       case 'write': {
         if (context.dryRun) return moveTo('Skipped', `dry run: would have ${decision.detail}`, true);

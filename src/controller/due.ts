@@ -1,5 +1,5 @@
 import type { EvaluationRun, PrunedModelEvaluation, RunTrigger } from '../api/v1alpha1/index.js';
-import { nextRunAfter } from './schedule.js';
+import { nextRunAfter } from '../api/v1alpha1/schedule.js';
 
 /** When a run was started, by the controller's clock (recorded on the run), else by the API server's. */
 export const scheduledAtAnnotation = 'pruneguard.io/scheduled-at';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { V1Job, V1OwnerReference, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { EvaluationRun, PrunedModelEvaluation } from '../api/v1alpha1/index.js';
 import { apiVersion, evaluationRunNames } from '../api/v1alpha1/index.js';
@@ -87,6 +88,23 @@ export function ownerReference(object: {
   };
 }
 
+/** Kubernetes names a pod of an Indexed Job's hostname `<job>-<index>`, a DNS label: 63 at most. */
+const maxHostname = 63;
+
+/**
+ * The run's Job name: the run's own name when `<name>-<last index>` fits a hostname, otherwise
+ * shortened, with a hash of the run's name for uniqueness and its sequence kept at the end.
+ */
+export function jobName(run: EvaluationRun): string {
+  const name = run.metadata.name!;
+  const fits = maxHostname - 1 - String(run.spec.shards - 1).length;
+  if (name.length <= fits) return name;
+  const sequence = name.slice(name.lastIndexOf('-'));
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  const stem = name.slice(0, fits - sequence.length - hash.length - 1).replace(/-+$/, '');
+  return `${stem}-${hash}${sequence}`;
+}
+
 /**
  * The Job of one run: an Indexed Job with one completion per shard, each pod running
  * `pruneguard evaluator` for its shard (JOB_COMPLETION_INDEX, set by the Job controller) and
@@ -118,7 +136,7 @@ export function evaluationJob(run: EvaluationRun, options: EvaluationJobOptions)
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: {
-      name,
+      name: jobName(run),
       namespace: run.metadata.namespace!,
       labels: podLabels,
       ownerReferences: [

@@ -48,13 +48,13 @@ import type { OperatorMetrics } from '../telemetry/operator-metrics.js';
 import { concludeFailed, concludeGraded, type Conclusion } from './conclusion.js';
 import { setCondition, type ConditionUpdate } from './conditions.js';
 import { scheduledAtAnnotation, whenDue } from './due.js';
-import { evaluationJob, labels, ownerReference } from './evaluation-job.js';
+import { evaluationJob, jobName, labels, ownerReference } from './evaluation-job.js';
 import { evaluatorAccess } from './evaluator-access.js';
 import type { EventRecorder } from './events.js';
 import { gradeRun, RejectedShardResults } from './grade-run.js';
 import type { ResourceInformer } from './informer.js';
 import { runOutcome } from './run-outcome.js';
-import { specRefusal, type SpecPolicy } from './spec-admission.js';
+import { specProblem, type SpecPolicy, type SpecProblem } from './spec-admission.js';
 
 export const finalizer = 'pruneguard.io/cleanup';
 export const sequenceLabel = 'pruneguard.io/sequence';
@@ -148,9 +148,9 @@ export class EvaluationReconciler {
       if (active) {
         result = await this.followRun(evaluation, active, log);
       } else {
-        const refusal = specRefusal(evaluation, this.options);
-        result = refusal
-          ? await this.refuseSpec(evaluation, refusal, log)
+        const problem = specProblem(evaluation, this.options, this.now());
+        result = problem
+          ? await this.refuseSpec(evaluation, problem, log)
           : await this.startRunIfDue(evaluation, runs, log);
       }
       const acting = await this.driveActions(this.written.get(key) ?? evaluation, log);
@@ -180,21 +180,21 @@ export class EvaluationReconciler {
     );
   }
 
-  /** The spec asks for more than the operator's configuration allows: nothing starts, and the condition says why. */
+  /** The spec cannot run, or asks for more than the operator allows: nothing starts, and the condition says why. */
   private async refuseSpec(
     evaluation: PrunedModelEvaluation,
-    refusal: string,
+    problem: SpecProblem,
     log: Logger,
   ): Promise<ReconcileResult> {
     const changed = await this.writeCondition(evaluation, {
       type: 'Ready',
       status: 'False',
-      reason: 'SpecRefused',
-      message: refusal.slice(0, 32_768),
+      reason: problem.reason,
+      message: problem.message.slice(0, 32_768),
     });
     if (changed) {
-      log.warn({ refusal }, 'evaluation refused');
-      await this.events.record(evaluation, 'Warning', 'SpecRefused', refusal);
+      log.warn({ reason: problem.reason, problem: problem.message }, 'evaluation refused');
+      await this.events.record(evaluation, 'Warning', problem.reason, problem.message);
     }
     return {};
   }
@@ -341,7 +341,7 @@ export class EvaluationReconciler {
     log: Logger,
   ): Promise<ReconcileResult> {
     const namespace = run.metadata.namespace!;
-    const job = this.caches.jobs.get(run.metadata.name!, namespace);
+    const job = this.caches.jobs.get(jobName(run), namespace);
     if (!job) {
       await this.createJob(run);
       return { requeueAfterMs: 1000 };
@@ -380,7 +380,15 @@ export class EvaluationReconciler {
             type: 'Ready',
             status: 'False',
             reason: 'RunPending',
-            message: outcome.message,
+            message: `${run.metadata.name}: ${outcome.message}`,
+          });
+        } else if (!evaluation.status?.verdict) {
+          // Before the first verdict, the PME says what its first run is doing.
+          await this.writeCondition(evaluation, {
+            type: 'Ready',
+            status: 'Unknown',
+            reason: phase === 'Running' ? 'FirstRunRunning' : 'FirstRunPending',
+            message: `${run.metadata.name}: ${phase === 'Running' ? 'evaluating' : 'waiting for its pods'}; no verdict yet`,
           });
         }
         return {};

@@ -1,5 +1,6 @@
 import { retrainingTemplateRefusal } from '../actuators/retraining.js';
 import type { PrunedModelEvaluation } from '../api/v1alpha1/index.js';
+import { scheduleProblem } from '../api/v1alpha1/schedule.js';
 import { checkUri, type EgressPolicy } from '../security/egress.js';
 import { evaluationUris } from './evaluation-job.js';
 
@@ -70,4 +71,25 @@ export function imageAllowed(
   return policy.allowedEvaluatorImages.some((pattern) =>
     pattern.endsWith('*') ? image.startsWith(pattern.slice(0, -1)) : image === pattern,
   );
+}
+
+/** Why no run can start for this evaluation: reason InvalidSpec (it cannot run) or SpecRefused (the operator will not run it). */
+export interface SpecProblem {
+  reason: 'InvalidSpec' | 'SpecRefused';
+  message: string;
+}
+
+/**
+ * What the API server admitted but cannot run (a cron expression that never fires), then what the
+ * operator's configuration refuses: either way nothing is created, and the PME says why at once.
+ */
+export function specProblem(
+  evaluation: PrunedModelEvaluation,
+  policy: SpecPolicy,
+  now: Date,
+): SpecProblem | undefined {
+  const invalid = scheduleProblem(evaluation.spec.schedule, now);
+  if (invalid) return { reason: 'InvalidSpec', message: invalid };
+  const refusal = specRefusal(evaluation, policy);
+  return refusal ? { reason: 'SpecRefused', message: refusal } : undefined;
 }

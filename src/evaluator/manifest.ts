@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import yaml from 'js-yaml';
 
 import { parsePrunedModelEvaluation, type PrunedModelEvaluation } from '../api/v1alpha1/index.js';
+import { scheduleProblem } from '../api/v1alpha1/schedule.js';
 
 /**
  * Reads a PrunedModelEvaluation manifest for local evaluation. A `file://` URI whose path does
@@ -33,6 +34,8 @@ export async function loadEvaluationManifest(file: string): Promise<PrunedModelE
   );
   if (!manifest) throw new Error(`${file}: no document with kind: PrunedModelEvaluation`);
   const evaluation = parsePrunedModelEvaluation(manifest, file);
+  const scheduleRefusal = scheduleProblem(evaluation.spec.schedule);
+  if (scheduleRefusal) throw new Error(`PrunedModelEvaluation in ${file} is invalid: ${scheduleRefusal}`);
   const directory = path.dirname(path.resolve(file));
   const { spec } = evaluation;
   for (const location of [spec.teacher, spec.candidate, spec.data.reference, spec.data.current])

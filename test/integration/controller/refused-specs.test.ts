@@ -51,7 +51,7 @@ describe('an evaluation that asks for more than the operator allows', () => {
     },
   };
 
-  const cases: { name: string; spec: Json; refusal: RegExp[] }[] = [
+  const cases: { name: string; spec: Json; refusal: RegExp[]; reason?: 'InvalidSpec' }[] = [
     {
       name: 'own-account',
       spec: { runtime: { serviceAccountName: 'namespace-admin' } },
@@ -102,24 +102,37 @@ describe('an evaluation that asks for more than the operator allows', () => {
       spec: { retraining: { webhook: { url: 'http://169.254.169.254/hook' } } },
       refusal: [/spec\.retraining\.webhook\.url: .*(link-local|metadata)/],
     },
+    // Admitted by the schema (five fields), but no run could ever start.
+    {
+      name: 'cron-never-fires',
+      spec: { schedule: { cron: '0 0 30 2 *' } },
+      refusal: [/spec\.schedule\.cron "0 0 30 2 \*" can never start a run: Invalid explicit day of month/],
+      reason: 'InvalidSpec',
+    },
+    {
+      name: 'cron-not-cron',
+      spec: { schedule: { cron: 'x x x x x' } },
+      refusal: [/spec\.schedule\.cron "x x x x x" can never start a run: Invalid characters/],
+      reason: 'InvalidSpec',
+    },
   ];
 
-  for (const { name, spec, refusal } of cases) {
-    it(`refuses ${name} with the field named, and creates nothing`, async (t) => {
+  for (const { name, spec, refusal, reason = 'SpecRefused' } of cases) {
+    it(`refuses ${name} (${reason}) with the field named, and creates nothing`, async (t) => {
       const namespace = await testNamespace(t, cluster);
       const kc = cluster.kubeConfig();
       const objects = new Objects(kc, namespace);
       await objects.createEvaluation(penguinsEvaluation(name, spec));
-      const refused = await eventually('the SpecRefused condition', async () => {
+      const refused = await eventually(`the ${reason} condition`, async () => {
         const e = await objects.evaluation(name);
         const ready = e.status?.conditions?.find((c) => c.type === 'Ready');
-        return ready?.reason === 'SpecRefused' ? ready : undefined;
+        return ready?.reason === reason ? ready : undefined;
       });
       assert.equal(refused.status, 'False');
       for (const pattern of refusal) assert.match(refused.message, pattern);
 
       const described = await cluster.kubectl(['describe', 'pme', name, '-n', namespace]);
-      assert.match(described.stdout, /SpecRefused/, 'an Event says so too');
+      assert.match(described.stdout, new RegExp(reason), 'an Event says so too');
       assert.deepEqual(await objects.runs(), [], 'no run is started');
       const jobs = await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace });
       assert.deepEqual(jobs.items, [], 'no Job is created');
@@ -148,5 +161,31 @@ describe('an evaluation that asks for more than the operator allows', () => {
     const pod = job.spec!.template.spec!;
     assert.equal(pod.containers[0]!.image, 'registry.example/pruneguard/evaluator:2');
     assert.equal(pod.serviceAccountName, 'fixed-00001', 'the pods run as the run’s own identity');
+  });
+
+  it('runs the longest evaluation name at the largest index: its Job name is shortened to fit every pod hostname', async (t) => {
+    const namespace = await testNamespace(t, cluster);
+    const kc = cluster.kubeConfig();
+    const objects = new Objects(kc, namespace);
+    const name = `${'long'.repeat(14)}x`; // 57 characters, the most the CRD admits
+    await objects.createEvaluation(penguinsEvaluation(name, { runtime: { parallelism: 11 } }));
+    const job = await eventually('the run’s Job', async () => {
+      const jobs = await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace });
+      return jobs.items[0];
+    });
+    const jobName = job.metadata!.name!;
+    assert.ok(`${jobName}-10`.length <= 63, `${jobName}-10 fits a hostname`);
+    assert.match(jobName, /-[0-9a-f]{8}-00001$/);
+    assert.equal(
+      job.metadata?.labels?.['pruneguard.io/run'],
+      `${name}-00001`,
+      'the run is still named in full',
+    );
+    const first = await eventually('the first run’s status', async () =>
+      (await objects.evaluation(name)).status?.conditions?.find((c) => c.type === 'Ready'),
+    );
+    // Before its first verdict a PME says what its first run is doing (RunPending: with the scheduler's reason).
+    assert.match(`${first.status} ${first.reason}`, /^(Unknown FirstRun(Pending|Running)|False RunPending)$/);
+    assert.match(first.message, new RegExp(`${name}-00001`));
   });
 });

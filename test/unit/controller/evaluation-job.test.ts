@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EvaluationRun } from '../../../src/api/v1alpha1/index.js';
-import { evaluationJob, sourceMounts } from '../../../src/controller/evaluation-job.js';
+import { maxEvaluationNameLength, runName } from '../../../src/api/v1alpha1/index.js';
+import { evaluationJob, jobName, sourceMounts } from '../../../src/controller/evaluation-job.js';
 import {
   clusterEgressDefaults,
   egressPolicyEnv,
@@ -81,5 +82,37 @@ describe('evaluationJob', () => {
     assert.equal(pod.containers[0]!.resources?.limits?.['nvidia.com/gpu'], '1');
     assert.deepEqual(pod.nodeSelector, { pool: 'inference', 'nvidia.com/gpu.present': 'true' });
     assert.deepEqual(pod.tolerations, [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+  });
+});
+
+describe('jobName', () => {
+  const run = (name: string, shards: number): EvaluationRun => ({
+    ...runOf({ parallelism: shards }),
+    metadata: { name, namespace: 'ml' },
+  });
+  const hostname = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+  it('is the run name while every pod hostname <job>-<index> fits 63 characters', () => {
+    assert.equal(jobName(run('penguins-00001', 2)), 'penguins-00001');
+    assert.equal(jobName(run(`${'a'.repeat(55)}-00001`, 10)), `${'a'.repeat(55)}-00001`);
+  });
+
+  it('is shortened with a hash at the longest evaluation name and any parallelism, and stays unique per run', () => {
+    const longest = 'p'.repeat(maxEvaluationNameLength - 2) + '-x';
+    for (const shards of [1, 10, 11, 32]) {
+      const names = [1, 2, 99_999].map((sequence) => jobName(run(runName(longest, sequence), shards)));
+      for (const name of names) {
+        const lastPod = `${name}-${shards - 1}`;
+        assert.ok(lastPod.length <= 63, `${lastPod} is ${lastPod.length} characters`);
+        assert.match(lastPod, hostname);
+      }
+      assert.equal(new Set(names).size, names.length);
+      assert.match(names[0]!, /-00001$/, 'the sequence stays readable at the end');
+    }
+    assert.notEqual(
+      jobName(run(runName(`${'q'.repeat(50)}-alpha`, 1), 11)),
+      jobName(run(runName(`${'q'.repeat(50)}-bravo`, 1), 11)),
+      'evaluations that share a long prefix get different Jobs',
+    );
   });
 });

@@ -24,3 +24,18 @@ export function nextRunAfter(schedule: ScheduleSpec, previous: Date): Date {
   if (schedule.interval) return new Date(previous.getTime() + parseInterval(schedule.interval));
   throw new Error('schedule: set exactly one of interval or cron');
 }
+
+/**
+ * Why a schedule can never start a run, or undefined: a cron expression that does not parse, or
+ * one that never fires (`0 0 30 2 *`). The API server's schema cannot tell; the operator refuses
+ * such a PME with InvalidSpec and the CLI refuses the manifest.
+ */
+export function scheduleProblem(schedule: ScheduleSpec, now = new Date()): string | undefined {
+  try {
+    nextRunAfter(schedule, now);
+    return undefined;
+  } catch (error) {
+    const field = schedule.cron ? `spec.schedule.cron "${schedule.cron}"` : 'spec.schedule';
+    return `${field} can never start a run: ${(error as Error).message}`;
+  }
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EvaluationRun, PrunedModelEvaluation } from '../../../src/api/v1alpha1/index.js';
 import { whenDue } from '../../../src/controller/due.js';
-import { nextRunAfter, parseInterval } from '../../../src/controller/schedule.js';
+import { nextRunAfter, parseInterval } from '../../../src/api/v1alpha1/schedule.js';
 
 describe('schedule', () => {
   it('parses intervals', () => {
