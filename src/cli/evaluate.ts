@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import yaml from 'js-yaml';
 
 import type { MetricResult, PrunedModelEvaluation, SliceResult, Verdict } from '../api/v1alpha1/index.js';
+import { evaluationDeadline } from '../evaluator/deadline.js';
 import type { Progress, ShardResult } from '../evaluator/pipeline.js';
 import { formatValue, type GradedRun } from '../grading/index.js';
 import { createLogger } from '../telemetry/logger.js';
@@ -25,16 +26,20 @@ unless absolute; https:// works too) and prints what the operator would write to
   -h, --help      this text
 
 Measurements take a few seconds (200 latency requests per model, 2 s of load);
-PRUNEGUARD_MEASUREMENT=quick makes them a fraction of a second.
+PRUNEGUARD_MEASUREMENT=quick makes them a fraction of a second. The manifest's
+runtime.timeoutSeconds (default 1800) bounds the whole run, every shard together; a source that
+does not connect within 10 s or sends nothing for 30 s fails at once.
 
 exit codes: 0 Pass, 3 Warning, 4 Critical, 5 Inconclusive,
-            1 error (invalid manifest, unreadable or mismatched model, missing data or column),
+            1 error (invalid manifest, unreadable or mismatched model, missing data or column,
+              a source that stalls, runtime.timeoutSeconds passed),
             2 usage`;
 
 type OutputFormat = 'table' | 'json' | 'yaml';
 
 /** `pruneguard evaluate`: returns the exit code (see `usage`). */
 export async function runEvaluate(argv: string[]): Promise<number> {
+  const startedAt = Date.now();
   let parsed;
   try {
     parsed = parseArgs({
@@ -91,6 +96,8 @@ export async function runEvaluate(argv: string[]): Promise<number> {
       import('../api/v1alpha1/summary.js'),
     ]);
     const evaluation = await loadEvaluationManifest(values.file);
+    // One deadline for the whole run, as the Job has for all its pods.
+    const deadline = evaluationDeadline(evaluation.spec.runtime.timeoutSeconds, startedAt);
     const results: ShardResult[] = [];
     for (let shardIndex = 0; shardIndex < shards; shardIndex++) {
       results.push(
@@ -98,6 +105,7 @@ export async function runEvaluate(argv: string[]): Promise<number> {
           shardIndex,
           shardCount: shards,
           log,
+          deadline,
           ...(progress ? { onProgress: (p: Progress) => progress.show(p, shardIndex, shards) } : {}),
         }),
       );

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 
 import type { EvaluationRun } from '../api/v1alpha1/index.js';
+import { evaluationDeadline } from '../evaluator/deadline.js';
 import type { ShardStatusPatch } from '../evaluator/shard-status.js';
 import { clusterEgressDefaults, egressPolicyEnv, encodeEgressPolicy } from '../security/egress.js';
 import { createLogger } from '../telemetry/logger.js';
@@ -14,6 +15,9 @@ The evaluation pod's entrypoint (started by the operator's Indexed Job): evaluat
 JOB_COMPLETION_INDEX (default 0) of the EvaluationRun and writes its entry of status.shards by
 server-side apply. Credentials: in-cluster ServiceAccount, or KUBECONFIG.
 
+runtime.timeoutSeconds applies from this command's start too (the Job's activeDeadlineSeconds, the
+same number counted from the Job's start, normally ends the pod first).
+
 exit codes: 0 shard written, 1 the shard failed (its status entry and /dev/termination-log say why), 2 usage`;
 
 /** Kubernetes shows this file's content as the container's termination message. */
@@ -21,6 +25,7 @@ const terminationLog = process.env.PRUNEGUARD_TERMINATION_LOG ?? '/dev/terminati
 
 /** `pruneguard evaluator`: returns the exit code (see `usage`). */
 export async function runEvaluator(argv: string[]): Promise<number> {
+  const startedAt = Date.now();
   let values;
   try {
     ({ values } = parseArgs({
@@ -110,7 +115,12 @@ export async function runEvaluator(argv: string[]): Promise<number> {
       );
     const spec = withDefaults(PrunedModelEvaluationSpec, run.spec.evaluationSpec);
     log.info({ shards: run.spec.shards }, 'evaluating shard');
-    const result = await evaluateShard(spec, { shardIndex: index, shardCount: run.spec.shards, log });
+    const result = await evaluateShard(spec, {
+      shardIndex: index,
+      shardCount: run.spec.shards,
+      log,
+      deadline: evaluationDeadline(spec.runtime.timeoutSeconds, startedAt),
+    });
     await apply(api, status.shardStatusPatch(target, index, result));
     log.info({ rows: result.rows }, 'shard result written');
     return 0;

@@ -20,6 +20,7 @@ import {
   openTable,
   type ColumnSelection,
   type FeatureSpec,
+  type RecordBatch,
 } from './data/index.js';
 import type { LoadedModel } from './models.js';
 
@@ -102,6 +103,7 @@ export async function resolveEncoding(
   spec: PrunedModelEvaluationSpec,
   teacher: LoadedModel,
   candidate: LoadedModel,
+  deadline?: AbortSignal,
 ): Promise<DataEncoding> {
   const declared = declaredBy(teacher);
   const candidateDeclared = declaredBy(candidate);
@@ -126,16 +128,20 @@ export async function resolveEncoding(
   for (const name of data.features) if (declared.features.has(name)) categorical.add(name);
   const origins: DataEncoding['origins'] = {};
   const toLearn = [...categorical].filter((name) => !declared.features.has(name));
+  const reference = (columns: string[]) =>
+    openTable(data.reference.uri, {
+      columns,
+      label: 'reference data',
+      deadline,
+      ...formatOption(data.format),
+    });
   const labelIsText =
-    data.label !== undefined &&
-    spec.task === 'classification' &&
-    (await firstIsText(data.reference.uri, data.label, data.format));
+    data.label !== undefined && spec.task === 'classification' && (await firstIsText(reference, data.label));
   const learnClasses = labelIsText && declared.classes === undefined;
-  const learned = await distinctValues(
-    data.reference.uri,
-    [...toLearn, ...(learnClasses && data.label ? [data.label] : [])],
-    data.format,
-  );
+  const learned = await distinctValues(reference, [
+    ...toLearn,
+    ...(learnClasses && data.label ? [data.label] : []),
+  ]);
 
   const features = data.features.map((name): FeatureSpec | string => {
     if (!categorical.has(name)) return name;
@@ -193,20 +199,21 @@ function positiveClassIndex(
 }
 
 /** Whether the column's first batch is text (labels named by class) rather than numbers. */
-async function firstIsText(uri: string, column: string, format: string | undefined): Promise<boolean> {
-  for await (const batch of openTable(uri, { columns: [column], ...formatOption(format) }))
-    return !(batch.columns[column] instanceof Float64Array);
+async function firstIsText(
+  read: (columns: string[]) => AsyncGenerator<RecordBatch>,
+  column: string,
+): Promise<boolean> {
+  for await (const batch of read([column])) return !(batch.columns[column] instanceof Float64Array);
   return false;
 }
 
 async function distinctValues(
-  uri: string,
+  read: (columns: string[]) => AsyncGenerator<RecordBatch>,
   columns: string[],
-  format: string | undefined,
 ): Promise<Map<string, string[]>> {
   const seen = new Map(columns.map((name) => [name, new Set<string>()]));
   if (columns.length === 0) return new Map();
-  for await (const batch of openTable(uri, { columns, ...formatOption(format) })) {
+  for await (const batch of read(columns)) {
     for (const name of columns) {
       const values = seen.get(name)!;
       const text = asText(batch.columns[name]!);

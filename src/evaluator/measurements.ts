@@ -87,13 +87,14 @@ export async function recordPerformance(
   accumulator: EvaluationAccumulator,
   models: { teacher: LoadedModel; candidate: LoadedModel },
   sample: { features: Float32Array; rows: number },
-  options: { batchSize: number; budget: MeasurementBudget },
+  options: { batchSize: number; budget: MeasurementBudget; deadline?: AbortSignal },
 ): Promise<PerformanceResult> {
-  const { budget, batchSize } = options;
+  const { budget, batchSize, deadline } = options;
   for (const model of [models.candidate, models.teacher]) {
     const milliseconds = await measureLatency(model, sample.features, sample.rows, {
       requests: budget.latencyRequests,
       warmup: budget.latencyWarmup,
+      deadline,
     });
     accumulator.recordLatency({ model: model.role, milliseconds });
   }
@@ -102,6 +103,7 @@ export async function recordPerformance(
       const run = await measureThroughput(models.candidate, sample.features, sample.rows, {
         batchSize,
         durationMs: budget.throughputMs,
+        deadline,
       });
       accumulator.recordThroughput(run);
       return run.inferences;

@@ -20,6 +20,8 @@ export interface ModelOptions {
   fallbackToCpu?: boolean;
   /** Threads onnxruntime may use inside one operator (default: onnxruntime's choice). */
   intraOpThreads?: number;
+  /** The evaluation's deadline, for reading the model (see `SourceOptions`). */
+  deadline?: AbortSignal;
 }
 
 /** A model's single float input [N, width] and its first output [N, outputs]. */
@@ -99,9 +101,11 @@ export async function openModel(
   options: ModelOptions = {},
 ): Promise<LoadedModel> {
   const where = `${role} model ${uri}`;
-  const bytes = await readAll(openSource(uri)).catch((error: Error) => {
-    throw new Error(`${role} model ${error.message}`, { cause: error });
-  });
+  const bytes = await readAll(openSource(uri, undefined, { deadline: options.deadline })).catch(
+    (error: Error) => {
+      throw new Error(`${role} model ${error.message}`, { cause: error });
+    },
+  );
   const proto = decodeModel(bytes, where);
   const signature = signatureOf(proto, where);
   const parameters = countParameters(proto);

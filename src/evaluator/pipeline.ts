@@ -10,6 +10,7 @@ import type { EvaluationAccumulator, EvaluationBatch } from '../metrics/index.js
 import type { DatasetRole } from '../metrics/batch.js';
 import type { TextColumn } from '../metrics/text-column.js';
 import type { Logger } from '../telemetry/logger.js';
+import { checkDeadline, evaluationDeadline } from './deadline.js';
 import { asText, encodeBatch, openTable, selectedColumns, type RecordBatch } from './data/index.js';
 import { formatOption, inputWidth, resolveEncoding, type DataEncoding } from './encoding.js';
 import {
@@ -36,6 +37,11 @@ export interface ShardOptions {
   log?: Logger;
   /** Latency/throughput budget; PRUNEGUARD_MEASUREMENT=quick or the full one by default. */
   measurement?: MeasurementBudget;
+  /**
+   * Aborts when the evaluation's time is up (`evaluationDeadline`); by default runtime.timeoutSeconds
+   * from this call. Every read, the data loop and the measurements stop on it.
+   */
+  deadline?: AbortSignal;
 }
 
 export interface ShardResult {
@@ -68,6 +74,7 @@ export async function evaluateShard(
   const shard = { index: options.shardIndex, count: options.shardCount };
   checkShard(shard);
   const progress = options.onProgress ?? (() => {});
+  const deadline = options.deadline ?? evaluationDeadline(spec.runtime.timeoutSeconds);
   progress({ phase: 'loading', rows: 0 });
   const threads = Number(process.env.PRUNEGUARD_INTRA_OP_THREADS);
   const modelOptions = {
@@ -75,6 +82,7 @@ export async function evaluateShard(
     fallbackToCpu: spec.runtime.executionProviderFallback === 'cpu',
     // onnxruntime sizes its pool by the node's cores, not the pod's CPU limit; this caps it.
     ...(Number.isInteger(threads) && threads > 0 ? { intraOpThreads: threads } : {}),
+    deadline,
   };
   const teacher = await openModel(spec.teacher.uri, 'teacher', modelOptions);
   let candidate: LoadedModel | undefined;
@@ -83,7 +91,8 @@ export async function evaluateShard(
     for (const model of [teacher, candidate])
       if (model.fallbackReason)
         options.log?.warn({ model: model.uri }, `running on CPU: ${model.fallbackReason}`);
-    const encoding = await resolveEncoding(spec, teacher, candidate);
+    checkDeadline(deadline, (why) => `${why} while loading the models`);
+    const encoding = await resolveEncoding(spec, teacher, candidate, deadline);
     options.log?.debug(
       { categories: encoding.origins, classes: encoding.classesOrigin },
       'where categories and classes came from',
@@ -98,12 +107,16 @@ export async function evaluateShard(
     try {
       for (const dataset of ['reference', 'current'] as const) {
         progress({ phase: dataset, rows: 0 });
-        for await (const batch of shardBatches(spec, dataset, encoding, shard)) {
+        for await (const batch of shardBatches(spec, dataset, encoding, shard, deadline)) {
           const evaluated = await evaluateBatch(batch, dataset, models, encoding, spec);
           keepSample(sample, evaluated.features, batch.rows, dataset);
           await metrics.update(evaluated.batch);
           rows[dataset] += batch.rows;
           progress({ phase: dataset, rows: rows[dataset] });
+          checkDeadline(
+            deadline,
+            (why) => `${dataset} data ${spec.data[dataset].uri}: ${why} after ${rows[dataset]} rows`,
+          );
         }
       }
       accumulator = await metrics.finish();
@@ -120,6 +133,7 @@ export async function evaluateShard(
     const performance = await recordPerformance(accumulator, models, sample, {
       batchSize: spec.runtime.batchSize,
       budget: options.measurement ?? budgetFromEnvironment(),
+      deadline,
     });
     options.log?.info(
       { shard: shard.index, shards: shard.count, rows, memoryBasis, power: performance.powerDetail },
@@ -172,10 +186,13 @@ async function* shardBatches(
   dataset: DatasetRole,
   encoding: DataEncoding,
   shard: { index: number; count: number },
+  deadline: AbortSignal,
 ): AsyncGenerator<RecordBatch> {
   let offset = 0;
   const uri = spec.data[dataset].uri;
   for await (const batch of openTable(uri, {
+    label: `${dataset} data`,
+    deadline,
     batchSize: rowsPerRead(spec.runtime.batchSize, inputWidth(encoding)) * shard.count,
     columns: selectedColumns(encoding.selection),
     ...formatOption(spec.data.format),

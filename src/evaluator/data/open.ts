@@ -1,8 +1,11 @@
-import { openSource } from '../sources/index.js';
+import { EgressRefusedError } from '../../security/egress.js';
+import { openSource, type SourceOptions } from '../sources/index.js';
 import { formatFor, type FormatName } from './formats.js';
 import type { RecordBatch } from './table.js';
 
-export interface OpenTableOptions {
+export interface OpenTableOptions extends SourceOptions {
+  /** What errors call the table before its URI, e.g. "current data". */
+  label?: string;
   /** Overrides the format the file name implies. */
   format?: FormatName;
   /** Rows per batch (default 4096). */
@@ -14,15 +17,26 @@ export interface OpenTableOptions {
 export const defaultBatchSize = 4096;
 
 /**
- * Streams a table from any supported URI and format as columnar batches. Fails, naming the URI,
- * when the file has no rows or lacks a requested column.
+ * Streams a table from any supported URI and format as columnar batches. Fails, naming the URI
+ * (after `label`), when the file has no rows or lacks a requested column, and when its source
+ * stalls (see `SourceTimeouts`).
  */
 export async function* openTable(uri: string, options: OpenTableOptions = {}): AsyncGenerator<RecordBatch> {
+  try {
+    yield* readTable(uri, options);
+  } catch (error) {
+    if (options.label === undefined) throw error;
+    const Failure = error instanceof EgressRefusedError ? EgressRefusedError : Error;
+    throw new Failure(`${options.label} ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function* readTable(uri: string, options: OpenTableOptions): AsyncGenerator<RecordBatch> {
   const format = formatFor(uri, options.format);
   const batchSize = options.batchSize ?? defaultBatchSize;
   if (!(Number.isInteger(batchSize) && batchSize > 0))
     throw new Error(`${uri}: batch size must be a positive integer`);
-  const source = openSource(uri);
+  const source = openSource(uri, undefined, options);
   let rows = 0;
   for await (const batch of format.read(source, {
     batchSize,

@@ -1,3 +1,4 @@
+import { checkDeadline } from '../deadline.js';
 import { cycleRows, type RunnableModel } from './model.js';
 
 export interface LatencyOptions {
@@ -5,6 +6,8 @@ export interface LatencyOptions {
   requests?: number;
   /** Untimed requests first, so lazy allocations and caches do not count (default 20). */
   warmup?: number;
+  /** The evaluation's deadline, checked before every request. */
+  deadline?: AbortSignal | undefined;
 }
 
 /**
@@ -20,9 +23,16 @@ export async function measureLatency(
   const requests = options.requests ?? 200;
   const warmup = options.warmup ?? 20;
   if (rows === 0) throw new Error('latency: no rows to send');
-  for (let i = 0; i < warmup; i++) await model.predict(cycleRows(features, rows, i, 1), 1);
+  const inTime = () => {
+    if (options.deadline) checkDeadline(options.deadline, (why) => `${why} while measuring latency`);
+  };
+  for (let i = 0; i < warmup; i++) {
+    inTime();
+    await model.predict(cycleRows(features, rows, i, 1), 1);
+  }
   const samples: number[] = [];
   for (let i = 0; i < requests; i++) {
+    inTime();
     const request = cycleRows(features, rows, i, 1);
     const start = process.hrtime.bigint();
     await model.predict(request, 1);

@@ -1,3 +1,4 @@
+import { checkDeadline } from '../deadline.js';
 import { cycleRows, type RunnableModel } from './model.js';
 
 export interface ThroughputOptions {
@@ -7,6 +8,8 @@ export interface ThroughputOptions {
   concurrency?: number;
   /** How long to keep the model busy, in milliseconds (default 2000). */
   durationMs?: number;
+  /** The evaluation's deadline, checked before every request. */
+  deadline?: AbortSignal | undefined;
 }
 
 export interface ThroughputSamples {
@@ -39,10 +42,12 @@ export async function measureThroughput(
 
   let sent = 0;
   const start = process.hrtime.bigint();
-  const deadline = start + BigInt(Math.round(durationMs * 1e6));
+  const stopAt = start + BigInt(Math.round(durationMs * 1e6));
   await Promise.all(
     requests.map(async (request) => {
-      while (process.hrtime.bigint() < deadline) {
+      while (process.hrtime.bigint() < stopAt) {
+        if (options.deadline)
+          checkDeadline(options.deadline, (why) => `${why} while measuring throughput and power`);
         await model.predict(request, batchSize, batchSize);
         sent++;
       }

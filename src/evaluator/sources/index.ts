@@ -11,27 +11,35 @@ import { configMapSource } from './configmap.js';
 import { fileSource, fileUriSource } from './file.js';
 import { httpSource } from './http.js';
 import { pvcSource } from './pvc.js';
-import type { Source } from './source.js';
+import type { Source, SourceOptions } from './source.js';
 
-export { readAll, type Source } from './source.js';
+export {
+  defaultSourceTimeouts,
+  readAll,
+  type Source,
+  type SourceOptions,
+  type SourceTimeouts,
+} from './source.js';
 
 /** One reader per scheme the egress policy knows; the Record type keeps the two lists equal. */
-const schemes: Record<EgressScheme, (uri: string, policy: EgressPolicy) => Source> = {
-  file: fileUriSource,
+const schemes: Record<EgressScheme, (uri: string, policy: EgressPolicy, options: SourceOptions) => Source> = {
+  file: (uri, _policy, options) => fileUriSource(uri, options),
   http: httpSource,
   https: httpSource,
-  pvc: (uri) => pvcSource(uri),
-  configmap: (uri) => configMapSource(uri),
+  pvc: (uri, _policy, options) => pvcSource(uri, options),
+  configmap: (uri, _policy, options) => configMapSource(uri, options),
 };
 
 /**
  * Opens a model or data URI: file://, https://, http://, pvc://, configmap:// or a plain path,
  * if the egress policy allows it. The policy is the operator's, passed to evaluation pods in
- * PRUNEGUARD_EGRESS_POLICY; without it (the CLI on a user's machine), the local defaults.
+ * PRUNEGUARD_EGRESS_POLICY; without it (the CLI on a user's machine), the local defaults. Reads
+ * run under the connect and idle timeouts and `options.deadline` (see `SourceTimeouts`).
  */
 export function openSource(
   uri: string,
   policy: EgressPolicy = egressPolicyFromEnvironment(process.env, localEgressDefaults),
+  options: SourceOptions = {},
 ): Source {
   const scheme = uriScheme(uri);
   const open =
@@ -42,5 +50,5 @@ export function openSource(
     );
   const refused = checkUri(policy, uri);
   if (refused) throw new EgressRefusedError(refused);
-  return open ? open(uri, policy) : fileSource(uri);
+  return open ? open(uri, policy, options) : fileSource(uri, uri, options);
 }

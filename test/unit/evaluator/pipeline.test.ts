@@ -236,7 +236,7 @@ test('a missing data file fails naming it', async () => {
   spec.data.current.uri = 'file:///nowhere/current.jsonl';
   await assert.rejects(
     evaluateShard(spec, { shardIndex: 0, shardCount: 1, measurement }),
-    /^Error: file:\/\/\/nowhere\/current\.jsonl: file not found \(\/nowhere\/current\.jsonl\)$/,
+    /^Error: current data file:\/\/\/nowhere\/current\.jsonl: file not found \(\/nowhere\/current\.jsonl\)$/,
   );
 });
 

@@ -28,6 +28,13 @@ import {
   type EgressPolicy,
   type Resolver,
 } from '../../../src/security/egress.js';
+import {
+  dribble,
+  headersThenSilence,
+  httpServer,
+  silentServer,
+  unacceptingServer,
+} from '../evaluator/stalling-servers.js';
 
 const cluster = clusterEgressDefaults;
 const local = localEgressDefaults;
@@ -509,6 +516,45 @@ describe('connecting (loopback servers only)', () => {
       assert.ok(elapsed >= 250 && elapsed < 2_000, `took ${elapsed} ms`);
     } finally {
       silent.close();
+    }
+  });
+
+  test('the timeout covers connecting, TLS, the response head and the body; a slow answer within it succeeds', async () => {
+    const unaccepting = await unacceptingServer();
+    const silent = await silentServer();
+    const headOnly = await httpServer(headersThenSilence('{"queued":'));
+    const trickle = await httpServer(dribble(Buffer.alloc(0), 1, 20, true));
+    const slow = await httpServer(dribble(Buffer.from('{"queued":true}'), 5, 40));
+    const within = async (request: Promise<unknown>, message: string, limitMs: number) => {
+      const started = Date.now();
+      await assert.rejects(request, { message });
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed >= limitMs - 50 && elapsed < limitMs + 1_500, `${message}: took ${elapsed} ms`);
+    };
+    try {
+      const unreachable = `${unaccepting.url}/hook`;
+      await within(
+        egressRequest(local, unreachable, { method: 'POST', timeoutMs: 2_000, connectTimeoutMs: 200 }),
+        `${unreachable}: not connected within 200 ms`,
+        200,
+      );
+      for (const url of [
+        unreachable,
+        `https://127.0.0.1:${silent.port}/hook`,
+        `${headOnly.url}/hook`,
+        `${trickle.url}/hook`,
+      ])
+        await within(
+          postJson(local, url, { run: 'r1' }, {}, 300),
+          `${url}: no complete answer within 300 ms`,
+          300,
+        );
+      assert.deepEqual(await postJson(local, `${slow.url}/hook`, { run: 'r1' }, {}, 2_000), {
+        status: 200,
+        statusText: 'OK',
+      });
+    } finally {
+      for (const server of [unaccepting, silent, headOnly, trickle, slow]) server.close();
     }
   });
 
