@@ -94,6 +94,7 @@ export function shardEvaluationOptions(
   return {
     task: spec.task,
     sliceCrosses: spec.data.sliceCrosses ?? [],
+    maxSliceValues: spec.data.maxSliceValues,
     gridIntensityKgPerKWh: spec.energy.gridIntensityKgPerKWh,
     pue: spec.energy.pue,
     ...(positiveClass === undefined ? {} : { positiveClass }),

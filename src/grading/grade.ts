@@ -22,23 +22,16 @@ export interface GradedMetric {
   detail?: string;
   /** Why a breach is Inconclusive. */
   reason?: string;
-  /** For a metric graded on tested values (psi): the test of the value shown. */
+  /** For a metric graded on tested values (psi, accuracyDrop): the test of the value shown. */
   test?: ShownTest;
+  /** Numbers shown beside the value (the metric's `facts`). */
+  facts?: Record<string, number | [number, number]>;
   /** False when switched off by an override: shown, but not part of the verdict. */
   decides: boolean;
 }
 
-export interface ShownTest {
-  /** "feature amount", "the predictions". */
-  subject: string;
-  pValue: number;
-  /** Holm's, over `tests` values. */
-  adjustedPValue: number;
-  tests: number;
-  noiseBand: [number, number];
-  confidence: number;
-  method: TestedValue['method'];
-}
+/** The shown value's test, with the size of the family Holm's correction ran over (`tests`). */
+export type ShownTest = TestedValue & { tests: number; confidence: number };
 
 export interface GradingRule extends Threshold {
   minSamples: number;
@@ -60,10 +53,11 @@ export function bandOf(
 }
 
 /**
- * A breach counts only when the data supports it: with too few samples, or when the interval's
- * better end falls in a better band than the point (the interval straddles the edge), or, for a
- * metric that is the worst of several tested values, when no breaching value is significant, the
- * grade is Inconclusive. A point that passes passes: small samples must be able to pass.
+ * A breach counts only when the data supports it: with too few samples, or, for a metric whose
+ * values are tested against "no difference" (psi, accuracyDrop), when no breaching value is
+ * significant, or when the interval's better end falls in a better band than the point (the
+ * interval straddles the edge), the grade is Inconclusive. A point that passes passes: small
+ * samples must be able to pass.
  */
 export function gradeMetric(result: MetricResult, rule: GradingRule): GradedMetric {
   const graded: GradedMetric = {
@@ -77,6 +71,7 @@ export function gradeMetric(result: MetricResult, rule: GradingRule): GradedMetr
   };
   if (result.interval) graded.interval = { lower: result.interval.lower, upper: result.interval.upper };
   if (result.detail !== undefined) graded.detail = result.detail;
+  if (result.facts !== undefined) graded.facts = result.facts;
   if (Number.isNaN(result.value)) {
     graded.grade = 'Inconclusive';
     graded.reason = 'the value is not a number';
@@ -94,16 +89,16 @@ export function gradeMetric(result: MetricResult, rule: GradingRule): GradedMetr
     if (result.tests) showTest(graded, result.tests, worstOf(result.name, result.tests.values));
     return graded;
   }
-  if (result.tests) return gradeTested(graded, result.tests, rule);
+  if (result.tests && gradeTested(graded, result.tests, rule).grade === 'Inconclusive') return graded;
   if (result.interval) {
     const better =
       metricDefinitions[result.name].direction === 'lowerIsBetter'
         ? result.interval.lower
         : result.interval.upper;
     const supported = bandOf(result.name, better, rule);
-    if (supported !== point) {
+    if (supported !== graded.grade) {
+      const edge = graded.grade === 'Critical' ? 'warning' : 'target';
       graded.grade = 'Inconclusive';
-      const edge = point === 'Critical' ? 'warning' : 'target';
       graded.reason = `the ${Math.round(result.interval.confidence * 100)}% interval reaches back across the ${edge} edge`;
     }
   }
@@ -112,9 +107,10 @@ export function gradeMetric(result: MetricResult, rule: GradingRule): GradedMetr
 
 /**
  * A value breaches only where it clears two bars: it lies beyond the target (the effect-size
- * floor: the thresholds say how much drift matters) and it is significant after the correction
- * (the data says it is not chance). The metric is graded on the worst value that clears both;
- * when the worst value breaches but none that breaches is significant, it is Inconclusive.
+ * floor: the thresholds say how much drift or drop matters) and it is significant after the
+ * correction (the data says it is not chance). The metric is graded on the worst value that
+ * clears both; when the worst value breaches but none that breaches is significant, it is
+ * Inconclusive. The one place significance turns a breach Inconclusive, for every tested metric.
  */
 function gradeTested(graded: GradedMetric, tests: TestedValues, rule: GradingRule): GradedMetric {
   const alpha = 1 - tests.confidence;
@@ -124,7 +120,7 @@ function gradeTested(graded: GradedMetric, tests: TestedValues, rule: GradingRul
   );
   if (supported.length === 0) {
     graded.grade = 'Inconclusive';
-    graded.reason = chanceReason(graded.name, tests, worst);
+    graded.reason = chanceReason(graded.name, tests, worst, rule);
     showTest(graded, tests, worst);
     return graded;
   }
@@ -132,7 +128,7 @@ function gradeTested(graded: GradedMetric, tests: TestedValues, rule: GradingRul
   graded.grade = bandOf(graded.name, shown.value, rule);
   if (shown !== worst) {
     graded.value = shown.value;
-    graded.samples = Math.min(shown.referenceSamples, shown.currentSamples);
+    graded.samples = samplesOf(shown);
     graded.detail = `worst significant: ${shown.subject}; ${worst.subject} reaches ${formatValue(graded.name, worst.value)}, ${
       worst.adjustedPValue > alpha ? 'not significant' : 'significant too'
     }`;
@@ -148,35 +144,51 @@ function worstOf(name: MetricName, values: TestedValue[]): TestedValue {
   );
 }
 
+function samplesOf(value: TestedValue): number {
+  return value.method === 'mcnemar-exact'
+    ? value.samples
+    : Math.min(value.referenceSamples, value.currentSamples);
+}
+
 /**
  * Records the shown value's test and says it in the detail: its p-value and, unless the reason
- * already gives it, its noise band.
+ * already gives it, a drift test's noise band.
  */
 function showTest(graded: GradedMetric, tests: TestedValues, shown: TestedValue): void {
-  graded.test = {
-    subject: shown.subject,
-    pValue: shown.pValue,
-    adjustedPValue: shown.adjustedPValue,
-    tests: tests.values.length,
-    noiseBand: shown.noiseBand,
-    confidence: tests.confidence,
-    method: shown.method,
-  };
-  const parts = [graded.detail ?? shown.subject, pText(shown.pValue)];
+  graded.test = { ...shown, tests: tests.values.length, confidence: tests.confidence };
+  const parts = [graded.detail ?? shown.subject, testText(shown)];
   if (tests.values.length > 1)
     parts[1] += `, Holm-adjusted ${pValueText(shown.adjustedPValue)} over ${tests.values.length} tests`;
-  if (graded.reason === undefined)
+  if (graded.reason === undefined && shown.method !== 'mcnemar-exact')
     parts.push(`${percent(tests.confidence)} noise band ${bandText(graded.name, shown.noiseBand)}`);
   graded.detail = parts.join('; ');
 }
 
-/** "n=133 vs 200: PSI 0.18 is within the 95% noise band 0–0.21" */
-function chanceReason(name: MetricName, tests: TestedValues, worst: TestedValue): string {
+/**
+ * "n=133 vs 200: PSI 0.18 is within the 95% noise band 0–0.21",
+ * "accuracyDrop 3.1% > 2% but McNemar p = 0.21 (b=7, c=3): the drop may be chance"
+ */
+function chanceReason(name: MetricName, tests: TestedValues, worst: TestedValue, rule: GradingRule): string {
   const alpha = 1 - tests.confidence;
+  const value = `${tests.statistic} ${formatValue(name, worst.value)}`;
+  const holm = `not significant after Holm's correction over ${tests.values.length} tests (adjusted ${pText(worst.adjustedPValue)})`;
+  if (worst.method === 'mcnemar-exact') {
+    const lowerIsBetter = metricDefinitions[name].direction === 'lowerIsBetter';
+    const edge = bandOf(name, worst.value, rule) === 'Critical' ? rule.warning : rule.target;
+    const what = `${value} ${lowerIsBetter ? '>' : '<'} ${formatValue(name, edge)} but ${testText(worst)}`;
+    return worst.pValue > alpha ? `${what}: the drop may be chance` : `${what}, ${holm}`;
+  }
   const band = `the ${percent(tests.confidence)} noise band ${bandText(name, worst.noiseBand)}`;
-  const what = `n=${worst.currentSamples} vs ${worst.referenceSamples}: ${tests.statistic} ${formatValue(name, worst.value)}`;
+  const what = `n=${worst.currentSamples} vs ${worst.referenceSamples}: ${value}`;
   if (worst.pValue > alpha) return `${what} is within ${band}`;
-  return `${what} is above ${band} (${pText(worst.pValue)}) but not significant after Holm's correction over ${tests.values.length} tests (adjusted ${pText(worst.adjustedPValue)})`;
+  return `${what} is above ${band} (${pText(worst.pValue)}) but ${holm}`;
+}
+
+/** "p = 0.25", "McNemar p = 0.21 (b=7, c=3)" */
+function testText(value: TestedValue): string {
+  return value.method === 'mcnemar-exact'
+    ? `McNemar ${pText(value.pValue)} (b=${value.teacherOnlyCorrect}, c=${value.candidateOnlyCorrect})`
+    : pText(value.pValue);
 }
 
 /** "0.31", "< 0.001" */

@@ -31,6 +31,7 @@ export interface GradingOverrides {
  */
 export const defaultMinSamples: Record<MetricName, number> = {
   accuracyDrop: 30,
+  negativeFlipRate: 30,
   p95LatencyMs: 20,
   memoryRatio: 1,
   powerWatts: 1,

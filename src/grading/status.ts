@@ -47,14 +47,20 @@ function statusMetric(metric: GradedMetric): MetricResult {
   const detail: Record<string, unknown> = {};
   if (metric.detail) detail.note = metric.detail;
   if (metric.reason) detail.reason = metric.reason;
-  if (metric.test) {
-    // What `pruneguard evaluate` and kubectl show next to a drift value: could it be chance?
-    detail.pValue = roundForStatus(metric.test.pValue);
-    detail.adjustedPValue = roundForStatus(metric.test.adjustedPValue);
-    detail.noiseBand = metric.test.noiseBand.map(roundForStatus);
-    detail.testMethod = metric.test.method;
-    detail.tests = metric.test.tests;
+  const test = metric.test;
+  if (test) {
+    // What `pruneguard evaluate` and kubectl show next to a drift value or a drop: could it be chance?
+    detail.pValue = roundForStatus(test.pValue);
+    detail.adjustedPValue = roundForStatus(test.adjustedPValue);
+    if (test.method === 'mcnemar-exact') {
+      detail.teacherOnlyCorrect = test.teacherOnlyCorrect;
+      detail.candidateOnlyCorrect = test.candidateOnlyCorrect;
+    } else detail.noiseBand = test.noiseBand.map(roundForStatus);
+    detail.testMethod = test.method;
+    detail.tests = test.tests;
   }
+  for (const [fact, value] of Object.entries(metric.facts ?? {}))
+    detail[fact] = Array.isArray(value) ? value.map(roundForStatus) : roundFact(value);
   return {
     name: metric.name,
     value: roundForStatus(metric.value),
@@ -67,6 +73,11 @@ function statusMetric(metric: GradedMetric): MetricResult {
     samples: metric.samples,
     ...(Object.keys(detail).length > 0 ? { detail } : {}),
   };
+}
+
+/** Counts exactly, other numbers as `roundForStatus`. */
+function roundFact(value: number): number {
+  return Number.isInteger(value) ? value : roundForStatus(value);
 }
 
 /** Six significant digits: enough to reproduce a grade, and a status that does not churn on noise. */

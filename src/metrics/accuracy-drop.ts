@@ -1,7 +1,8 @@
 import { newcombePaired, wilson, zFor } from './intervals.js';
-import type { MetricOutcome, MetricResult } from './metric-result.js';
+import type { MetricOutcome, MetricResult, TestedValues } from './metric-result.js';
 import type { EvaluationOptions } from './options.js';
 import type { DecodedBatch } from './predictions.js';
+import { holmAdjusted, mcnemarExactPValue } from './significance.js';
 import { readCount, readNonNegative, readNumber, readObject, requireThat } from './state-checks.js';
 
 /**
@@ -9,8 +10,10 @@ import { readCount, readNonNegative, readNumber, readObject, requireThat } from 
  *
  * Classification, labelled rows present: teacher accuracy − candidate accuracy over the
  * labelled rows, with Newcombe's paired score interval on the 2×2 table of (teacher correct,
- * candidate correct). Without labels: 1 − top-1 agreement with the teacher, with a Wilson
- * interval on the disagreement rate.
+ * candidate correct), and McNemar's exact test of its discordant pairs, so that grading can tell
+ * a drop from chance. Without labels: 1 − top-1 agreement with the teacher, with a Wilson
+ * interval on the disagreement rate. The same table gives negativeFlipRate
+ * (negative-flip-rate.ts).
  *
  * Regression, labelled: (MAE_candidate − MAE_teacher) / mean|label|, the extra error as a
  * fraction of the label scale; label-free the same with the teacher as the label:
@@ -63,6 +66,12 @@ const labelledSums = [
   'sumSquaredExtraError',
 ] as const;
 const rowSums = ['sumAbsTeacher', 'sumDeviation', 'sumSquaredDeviation'] as const;
+
+/** Teacher against candidate, row by row: top-1 agreement over all rows, correctness over labelled ones. */
+export type PairedTable = Pick<
+  AccuracyDropState,
+  'rows' | 'labelled' | (typeof classificationFields)[number]
+>;
 
 export interface AccuracyDetails {
   mode: 'labelled' | 'label-free';
@@ -215,6 +224,25 @@ export class AccuracyDropAccumulator {
     }
     if (s.labelled > 0) {
       const value = (s.teacherOnlyCorrect - s.candidateOnlyCorrect) / s.labelled;
+      const pValue = mcnemarExactPValue(s.teacherOnlyCorrect, s.candidateOnlyCorrect);
+      const tests: TestedValues = {
+        statistic: 'accuracyDrop',
+        confidence,
+        correction: 'holm',
+        values: [
+          {
+            subject: 'teacher vs candidate on the labelled rows',
+            value,
+            pValue,
+            // One test per evaluation and per slice: Holm over a family of one leaves p as it is.
+            adjustedPValue: holmAdjusted([pValue])[0]!,
+            method: 'mcnemar-exact',
+            samples: s.labelled,
+            teacherOnlyCorrect: s.teacherOnlyCorrect,
+            candidateOnlyCorrect: s.candidateOnlyCorrect,
+          },
+        ],
+      };
       return {
         computed: {
           name: 'accuracyDrop',
@@ -228,6 +256,7 @@ export class AccuracyDropAccumulator {
             confidence,
           ),
           detail: 'teacher accuracy − candidate accuracy',
+          tests,
         },
       };
     }
@@ -264,6 +293,21 @@ export class AccuracyDropAccumulator {
       base.candidateAccuracy = (s.bothCorrect + s.candidateOnlyCorrect) / s.labelled;
     }
     return base;
+  }
+
+  /** The classification counts negativeFlipRate rests on; undefined for regression. */
+  pairedTable(): PairedTable | undefined {
+    if (this.options.task === 'regression') return undefined;
+    const s = this.state;
+    return {
+      rows: s.rows,
+      agreements: s.agreements,
+      labelled: s.labelled,
+      bothCorrect: s.bothCorrect,
+      teacherOnlyCorrect: s.teacherOnlyCorrect,
+      candidateOnlyCorrect: s.candidateOnlyCorrect,
+      neitherCorrect: s.neitherCorrect,
+    };
   }
 
   toJSON(): AccuracyDropState {

@@ -1,3 +1,4 @@
+import { maxSliceValuesLimit } from '../api/v1alpha1/spec.js';
 import type { AccuracyDetails } from './accuracy-drop.js';
 import type {
   EnergySample,
@@ -152,7 +153,7 @@ export class EvaluationAccumulator {
     seen.add(key);
     if (seen.size > this.options.maxSliceValues)
       throw new Error(
-        `slice column ${columnsKey} has more than ${this.options.maxSliceValues} distinct values (now ${key}); slices are meant for low-cardinality columns (raise maxSliceValues if intended)`,
+        `slice column ${columnsKey} has more than ${this.options.maxSliceValues} distinct values (now ${key}); slices are meant for low-cardinality columns (spec.data.maxSliceValues raises the limit, up to ${maxSliceValuesLimit})`,
       );
     group = new SliceGroup(this.options, this.options.featureDriftPerSlice, state, where, {
       ...reading,

@@ -11,14 +11,17 @@ export interface MetricResult {
   /** What the value is, in words: "label-free: 1 − agreement with the teacher", "worst: feature amount". */
   detail?: string;
   /**
-   * For a metric that is the worst of several values each tested against "no change" (psi: each
-   * feature and the predictions), every one of them: a breach counts only where it is significant.
+   * Values tested against "no difference", where a breach counts only if it is significant: each
+   * feature's and the predictions' PSI (the metric is the worst of them), or the accuracy drop
+   * itself (McNemar's test).
    */
   tests?: TestedValues;
+  /** Numbers the status shows beside the value: `{positiveFlipRate: 0.01, agreement: 0.95, …}`. */
+  facts?: Record<string, number | [number, number]>;
 }
 
 export interface TestedValues {
-  /** What the values are called in a sentence: "PSI". */
+  /** What the values are called in a sentence: "PSI", "accuracyDrop". */
   statistic: string;
   /** Significance is adjusted p ≤ 1 − confidence. */
   confidence: number;
@@ -27,20 +30,40 @@ export interface TestedValues {
   values: TestedValue[];
 }
 
-/** One value and its test, e.g. one feature's PSI. */
-export interface TestedValue {
+/** One value and its test: one feature's PSI, or the accuracy drop. */
+export type TestedValue = DriftTest | PairedTest;
+
+interface TestOfValue {
   /** What it is the value of, in words: "feature amount", "the predictions". */
   subject: string;
   value: number;
-  referenceSamples: number;
-  currentSamples: number;
-  /** P(a value at least this large) if nothing changed, before correction. */
+  /** P(a value at least this extreme) if nothing differs, before correction. */
   pValue: number;
   /** After the correction over all of `TestedValues.values`. */
   adjustedPValue: number;
+}
+
+/** A PSI against "the reference and current data come from one population". */
+export interface DriftTest extends TestOfValue {
+  method: 'chi-squared' | 'permutation';
+  referenceSamples: number;
+  currentSamples: number;
   /** [0, upper]: where the value falls by chance alone with probability `confidence`. */
   noiseBand: [number, number];
-  method: 'chi-squared' | 'permutation';
+}
+
+/**
+ * McNemar's exact test of "the teacher and the candidate are right equally often" on the
+ * labelled rows where exactly one of them is right.
+ */
+export interface PairedTest extends TestOfValue {
+  method: 'mcnemar-exact';
+  /** Labelled rows. */
+  samples: number;
+  /** b: rows only the teacher got right. */
+  teacherOnlyCorrect: number;
+  /** c: rows only the candidate got right. */
+  candidateOnlyCorrect: number;
 }
 
 /** A metric that could not be computed, and why; it is never graded. */

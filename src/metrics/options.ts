@@ -1,3 +1,4 @@
+import { defaultMaxSliceValues } from '../api/v1alpha1/spec.js';
 export type Task = 'classification' | 'regression';
 
 export interface EvaluationOptions {
@@ -39,7 +40,7 @@ export const defaultEvaluationOptions: EvaluationOptions = {
   sliceCrosses: [],
   featureDriftPerSlice: false,
   minGroupCount: 30,
-  maxSliceValues: 100,
+  maxSliceValues: defaultMaxSliceValues,
   confidence: 0.95,
   latencyRelativeAccuracy: 0.01,
   featureRelativeAccuracy: 0.02,

@@ -1,11 +1,13 @@
 /**
  * "Could this be chance?": the distributions, the multiple-test correction and the seeded
- * sampler behind the drift tests (docs/metrics.md, "Is the drift real?"). Pure functions, no I/O;
- * every result is a function of its arguments only, so merged shards give the same p-values.
+ * sampler behind the drift tests (docs/metrics.md, "Is the drift real?") and McNemar's test of
+ * the accuracy drop. Pure functions, no I/O; every result is a function of its arguments only, so
+ * merged shards give the same p-values.
  *
  * References: Press, Teukolsky, Vetterling & Flannery, Numerical Recipes, 3rd ed. (2007),
  * §6.1–6.2 (log-gamma, incomplete gamma) and §14.3.3 (Kolmogorov–Smirnov); Stephens, J. R. Stat.
- * Soc. B 32 (1970) 115–122; Holm, Scand. J. Stat. 6 (1979) 65–70.
+ * Soc. B 32 (1970) 115–122; Holm, Scand. J. Stat. 6 (1979) 65–70; McNemar, Psychometrika 12
+ * (1947) 153–157; Loader, "Fast and accurate computation of binomial probabilities" (2000).
  */
 import { seededRandom } from './seeded-random.js';
 
@@ -117,6 +119,75 @@ export function ksPValue(statistic: number, n: number, m: number): number {
   const effective = (n * m) / (n + m);
   const root = Math.sqrt(effective);
   return kolmogorovSurvival((root + 0.12 + 0.11 / root) * statistic);
+}
+
+/**
+ * McNemar's exact test that two classifiers are right equally often, from the discordant pairs of
+ * their paired table: `onlyFirst` rows only the first got right, `onlySecond` only the second.
+ * Under "equally often" each discordant row is either kind with probability ½, so the two-sided
+ * p-value is min(1, 2·P(X ≤ min(onlyFirst, onlySecond))) with X ~ Bin(onlyFirst + onlySecond, ½)
+ * (what statsmodels' `mcnemar(table, exact=True)` computes). No discordant row: p = 1.
+ */
+export function mcnemarExactPValue(onlyFirst: number, onlySecond: number): number {
+  const discordant = onlyFirst + onlySecond;
+  if (discordant === 0) return 1;
+  return Math.min(1, 2 * binomialHalfCdf(Math.min(onlyFirst, onlySecond), discordant));
+}
+
+/**
+ * P(X ≤ k) for X ~ Bin(n, ½), k ≤ n/2: the term at k from Loader's saddle-point form, whose
+ * exponent keeps its absolute precision at any n (differences of ln Γ lose digits to cancellation
+ * once n is large), then the terms below it by the ratio P(X = i − 1)/P(X = i) = i/(n − i + 1)
+ * until they no longer change the sum: at most about 9·√n terms, fewer the further k lies below
+ * n/2. Relative error: 1e-14 for small n, about 1e-13 at n = 10⁶ (the summed rounding).
+ */
+export function binomialHalfCdf(k: number, n: number): number {
+  if (k >= n) return 1;
+  let term = binomialHalfProbability(k, n);
+  let sum = term;
+  for (let i = k; i > 0 && term > sum * 1e-17; i--) {
+    term *= i / (n - i + 1);
+    sum += term;
+  }
+  return Math.min(1, sum);
+}
+
+/** P(X = k) for X ~ Bin(n, ½) (Loader 2000: Stirling's error terms and a stable deviance). */
+function binomialHalfProbability(k: number, n: number): number {
+  if (k === 0 || k === n) return Math.exp(-n * Math.LN2);
+  const half = n / 2;
+  const exponent =
+    stirlingError(n) - stirlingError(k) - stirlingError(n - k) - deviance(k, half) - deviance(n - k, half);
+  return Math.exp(exponent) / Math.sqrt(2 * Math.PI * k * (1 - k / n));
+}
+
+/** ln n! − [(n + ½) ln n − n + ln √(2π)], for a whole n ≥ 1 (n! is exact in a double up to 18!). */
+function stirlingError(n: number): number {
+  if (n <= 15) {
+    let factorial = 1;
+    for (let i = 2; i <= n; i++) factorial *= i;
+    return Math.log(factorial) - (n + 0.5) * Math.log(n) + n - 0.5 * Math.log(2 * Math.PI);
+  }
+  const squared = n * n;
+  return (
+    (1 / 12 - (1 / 360 - (1 / 1260 - (1 / 1680 - 1 / 1188 / squared) / squared) / squared) / squared) / n
+  );
+}
+
+/** x ln(x/m) + m − x, by its series where x is near m (the two terms would cancel). */
+function deviance(x: number, m: number): number {
+  if (Math.abs(x - m) >= 0.1 * (x + m)) return x * Math.log(x / m) + m - x;
+  const v = (x - m) / (x + m);
+  const v2 = v * v;
+  let sum = (x - m) * v;
+  let power = 2 * x * v;
+  for (let j = 1; j < 1000; j++) {
+    power *= v2;
+    const next = sum + power / (2 * j + 1);
+    if (next === sum) break;
+    sum = next;
+  }
+  return sum;
 }
 
 /**

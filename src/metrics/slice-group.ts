@@ -12,6 +12,7 @@ import {
 } from './drift.js';
 import type { DisabledMetric, MetricOutcome, MetricResult } from './metric-result.js';
 import type { EvaluationOptions } from './options.js';
+import { negativeFlipRate } from './negative-flip-rate.js';
 import type { DecodedBatch } from './predictions.js';
 import { holmAdjusted } from './significance.js';
 import {
@@ -304,7 +305,12 @@ export class SliceGroup {
   } {
     const metrics: MetricResult[] = [];
     const disabled: DisabledMetric[] = [];
-    for (const outcome of [this.accuracy.result(), this.fairness.result(), this.psi(drift)]) {
+    for (const outcome of [
+      this.accuracy.result(),
+      negativeFlipRate(this.accuracy.pairedTable(), this.options),
+      this.fairness.result(),
+      this.psi(drift),
+    ]) {
       if ('computed' in outcome) metrics.push(outcome.computed);
       else disabled.push(outcome.disabled);
     }

@@ -1,8 +1,9 @@
 """Independent reference computations for the metric engine's oracle tests.
 
 Reads one JSON request on stdin, writes one JSON answer on stdout. Everything here is computed
-from the raw data with numpy/scipy, never from the engine's internal state; the engine's own
-outputs are only used where a definition depends on them (the PSI bin edges it reports).
+from the raw data with numpy/scipy/statsmodels, never from the engine's internal state; the
+engine's own outputs are only used where a definition depends on them (the PSI bin edges it
+reports).
 """
 
 import json
@@ -11,6 +12,8 @@ import sys
 
 import numpy as np
 from scipy import stats
+from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.proportion import proportion_confint
 
 
 def wilson(successes, trials, confidence):
@@ -146,10 +149,55 @@ def significance(request):
     return answer
 
 
+def classes(scores, width, threshold):
+    """Predicted classes: argmax (first maximum) of each row, or score >= threshold for one score."""
+    scores = np.asarray(scores, dtype=float)
+    if width == 1:
+        return (scores >= threshold).astype(int)
+    return np.argmax(scores.reshape(-1, width), axis=1)
+
+
+def paired(request):
+    """McNemar's exact test and the flip rates, from raw scores and labels (null: unlabelled)."""
+    alpha = 1 - request["confidence"]
+    answer = {"cases": {}, "tables": []}
+    for name, case in request["paired"]["cases"].items():
+        width = case["outputWidth"]
+        teacher = classes(case["teacherScores"], width, request["decisionThreshold"])
+        candidate = classes(case["candidateScores"], width, request["decisionThreshold"])
+        labels = np.asarray([np.nan if y is None else y for y in case["labels"]], dtype=float)
+        labelled = ~np.isnan(labels)
+        t_right = teacher[labelled] == labels[labelled]
+        c_right = candidate[labelled] == labels[labelled]
+        a = int(np.sum(t_right & c_right))
+        b = int(np.sum(t_right & ~c_right))
+        c = int(np.sum(~t_right & c_right))
+        d = int(np.sum(~t_right & ~c_right))
+        n = a + b + c + d
+        agreements = int(np.sum(teacher == candidate))
+        answer["cases"][name] = {
+            "table": [a, b, c, d],
+            "mcnemarP": float(mcnemar([[a, b], [c, d]], exact=True).pvalue),
+            "negativeFlipRate": b / n,
+            "negativeFlipInterval": [float(x) for x in proportion_confint(b, n, alpha=alpha, method="wilson")],
+            "positiveFlipRate": c / n,
+            "agreement": agreements / len(teacher),
+            "agreementInterval": [
+                float(x) for x in proportion_confint(agreements, len(teacher), alpha=alpha, method="wilson")
+            ],
+        }
+    for b, c in request["paired"]["tables"]:
+        answer["tables"].append(float(mcnemar([[0, b], [c, 0]], exact=True).pvalue))
+    return answer
+
+
 def main():
     request = json.load(sys.stdin)
     if "significance" in request:
         json.dump(significance(request), sys.stdout)
+        return
+    if "paired" in request:
+        json.dump(paired(request), sys.stdout)
         return
     confidence = request["confidence"]
     answer = {}

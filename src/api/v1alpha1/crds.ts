@@ -49,6 +49,7 @@ export const prunedModelEvaluationColumns: PrinterColumn[] = [
   summaryColumn('PSI', 'psi'),
   { name: 'LastRun', type: 'date', jsonPath: '.status.lastRun.completedAt' },
   age,
+  summaryColumn('NegativeFlips', 'negativeFlipRate', 1),
   summaryColumn('Memory', 'memoryRatio', 1),
   summaryColumn('Throughput', 'throughputQps', 1),
   summaryColumn('Power', 'powerWatts', 1),

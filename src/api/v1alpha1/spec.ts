@@ -45,6 +45,10 @@ const columnName = Type.String({ minLength: 1, maxLength: 128 });
  */
 export const slicePattern = '^[^=,]+=[^,]*(,[^=,]+=[^,]*)*$';
 
+/** Distinct values per slice column: the default, and the most a spec may ask for. */
+export const defaultMaxSliceValues = 100;
+export const maxSliceValuesLimit = 500;
+
 export const Data = object(
   {
     reference: location('The data the candidate is compared on and the baseline for drift (PSI).'),
@@ -101,6 +105,13 @@ export const Data = object(
         description: 'Combinations of slice columns graded together, e.g. [[region, device_type]].',
       }),
     ),
+    maxSliceValues: Type.Integer({
+      minimum: 1,
+      maximum: maxSliceValuesLimit,
+      default: defaultMaxSliceValues,
+      description:
+        'Distinct values a slice column (or cross) may have; more fails the run, since slices are for low-cardinality columns and every value costs state in each shard.',
+    }),
   },
   {
     rules: [
@@ -144,7 +155,7 @@ export const Schedule = object(
     ),
   },
   {
-    description: 'When to run; a change of spec or data also starts a run.',
+    description: 'When to run; a change of the spec also starts a run.',
     rules: [
       {
         rule: 'has(self.interval) != has(self.cron)',

@@ -10,6 +10,7 @@
  */
 export const metricNames = [
   'accuracyDrop',
+  'negativeFlipRate',
   'p95LatencyMs',
   'memoryRatio',
   'powerWatts',
@@ -44,6 +45,14 @@ export const metricDefinitions: Record<MetricName, MetricDefinition> = {
     unit: 'fraction',
     description:
       'teacher accuracy − candidate accuracy (absolute); without labels, 1 − top-1 agreement with the teacher',
+  },
+  negativeFlipRate: {
+    direction: 'lowerIsBetter',
+    defaults: { target: 0.02, warning: 0.05 },
+    passAtTarget: false,
+    unit: 'fraction',
+    description:
+      'share of labelled rows the teacher gets right and the candidate gets wrong (negative flips, Yan et al. 2021)',
   },
   p95LatencyMs: {
     direction: 'lowerIsBetter',

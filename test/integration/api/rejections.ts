@@ -76,6 +76,7 @@ function withDefaults(spec: Json): Json {
     },
     thresholds: {
       accuracyDrop: threshold(0.02, 0.05),
+      negativeFlipRate: threshold(0.02, 0.05),
       p95LatencyMs: threshold(100, 200),
       memoryRatio: threshold(0.5, 0.7),
       powerWatts: threshold(30, 50),

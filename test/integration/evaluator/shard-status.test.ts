@@ -115,7 +115,7 @@ test('three shards apply their own status entries; merged, they grade like one l
   });
   const expected = gradeEvaluation(local.accumulator, run.evaluation.spec);
   const merged = gradeRun(stored);
-  for (const name of ['accuracyDrop', 'psi', 'demographicParity'])
+  for (const name of ['accuracyDrop', 'negativeFlipRate', 'psi', 'demographicParity'])
     assert.deepEqual(
       merged.metrics.find((m) => m.name === name),
       expected.metrics.find((m) => m.name === name),

@@ -77,6 +77,7 @@ describe('generated CRDs', () => {
   it('default every threshold to the design table, so the stored object shows the effective values', () => {
     const design: Record<string, [number, number]> = {
       accuracyDrop: [0.02, 0.05],
+      negativeFlipRate: [0.02, 0.05],
       p95LatencyMs: [100, 200],
       memoryRatio: [0.5, 0.7],
       powerWatts: [30, 50],

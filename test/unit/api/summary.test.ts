@@ -12,6 +12,7 @@ describe('summarize', () => {
     ['accuracyDrop', -0.004, '-0.40%'],
     ['accuracyDrop', 0, '0.00%'],
     ['demographicParity', 0.0123, '1.23%'],
+    ['negativeFlipRate', 0.035, '3.50%'],
     ['p95LatencyMs', 12.345, '12.3ms'],
     ['p95LatencyMs', 1234.5, '1230ms'],
     ['p95LatencyMs', 0.0456, '0.0456ms'],

@@ -8,7 +8,7 @@ import {
   type EvaluationReport,
   type MetricResult,
 } from '../../../src/metrics/index.js';
-import { handBatch } from '../metrics/hand-batches.js';
+import { handBatch, pairedBatch } from '../metrics/hand-batches.js';
 import { syntheticBatch } from '../metrics/synthetic-data.js';
 
 const interval = (lower: number, upper: number) => ({ lower, upper, confidence: 0.95, method: 'test' });
@@ -138,7 +138,7 @@ test('end to end: an engine report of a drifted, noisy candidate grades Critical
   const graded = grade(engine.result());
   assert.equal(graded.verdict, 'Critical');
   assert.match(graded.explanation, /^psi \d/);
-  assert.ok(graded.slices.length === 4 && graded.slices.every((s) => s.metrics.length === 3));
+  assert.ok(graded.slices.length === 4 && graded.slices.every((s) => s.metrics.length === 4));
 });
 
 test('the status shows psi with its p-values and noise band; a split of one population is not a breach', () => {
@@ -181,4 +181,54 @@ test('the status shows psi with its p-values and noise band; a split of one popu
   const shifted = graded(values.filter((_, i) => i % 2 === 1).map((v) => v * 1.5));
   assert.equal(shifted.grade, 'Critical');
   assert.ok((shifted.detail as { adjustedPValue: number }).adjustedPValue <= 0.05);
+});
+
+test('the status shows accuracyDrop’s McNemar test and negativeFlipRate’s flips and agreement', () => {
+  const engine = new EvaluationAccumulator({});
+  engine.update(pairedBatch({ both: 119, teacherOnly: 7, candidateOnly: 3, unlabelled: 1 }));
+  const spec = { thresholds: {} } as unknown as PrunedModelEvaluationSpec;
+  const { metrics, graded } = gradeEvaluation(engine, spec);
+  const drop = metrics.find((m) => m.name === 'accuracyDrop')!;
+  assert.equal(drop.grade, 'Inconclusive');
+  assert.deepEqual(drop.detail, {
+    note: 'teacher accuracy − candidate accuracy; McNemar p = 0.34 (b=7, c=3)',
+    reason: 'accuracyDrop 3.1% > 2% but McNemar p = 0.34 (b=7, c=3): the drop may be chance',
+    pValue: 0.34375,
+    adjustedPValue: 0.34375,
+    teacherOnlyCorrect: 7,
+    candidateOnlyCorrect: 3,
+    testMethod: 'mcnemar-exact',
+    tests: 1,
+  });
+  const flips = metrics.find((m) => m.name === 'negativeFlipRate')!;
+  assert.equal(flips.value, Number((7 / 129).toPrecision(6)));
+  assert.equal(flips.grade, 'Inconclusive'); // 5.4%, but Wilson's interval reaches back below 5%
+  const detail = flips.detail as Record<string, unknown>;
+  assert.equal(
+    detail.note,
+    'teacher right, candidate wrong on 7 of 129 labelled rows, the reverse on 3; the two agree on 119 of 130 rows',
+  );
+  assert.equal(detail.negativeFlips, 7);
+  assert.equal(detail.positiveFlips, 3);
+  assert.equal(detail.positiveFlipRate, Number((3 / 129).toPrecision(6)));
+  // 119 of 130 rows agree: the unlabelled row is a disagreement.
+  assert.equal(detail.agreement, Number((119 / 130).toPrecision(6)));
+  const [lower, upper] = detail.agreementInterval as number[];
+  assert.ok(lower! < 119 / 130 && upper! > 119 / 130);
+  assert.equal(graded.verdict, 'Inconclusive');
+
+  // Positive flips hide negative ones from accuracyDrop: 2% net, inconclusive on the target edge;
+  // 3.5% of the rows the teacher got right are lost, a confirmed Warning.
+  const churning = new EvaluationAccumulator({});
+  churning.update(pairedBatch({ both: 950, teacherOnly: 35, candidateOnly: 15 }));
+  const churned = gradeEvaluation(churning, spec);
+  assert.deepEqual(
+    churned.metrics.map((m) => [m.name, m.value, m.grade]),
+    [
+      ['accuracyDrop', 0.02, 'Inconclusive'],
+      ['negativeFlipRate', 0.035, 'Warning'],
+    ],
+  );
+  assert.equal(churned.graded.verdict, 'Warning');
+  assert.match(churned.graded.explanation, /^negativeFlipRate 3\.5% \[2\.5%, 4\.8%\] misses the 2% target/);
 });

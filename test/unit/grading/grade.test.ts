@@ -4,7 +4,8 @@ import fc from 'fast-check';
 
 import { metricDefinitions, metricNames, type MetricName } from '../../../src/api/v1alpha1/thresholds.js';
 import { bandOf, gradeMetric, gradeSeverity, ruleFor, type Grade } from '../../../src/grading/index.js';
-import type { MetricResult } from '../../../src/metrics/index.js';
+import { EvaluationAccumulator, type MetricResult } from '../../../src/metrics/index.js';
+import { pairedBatch } from '../metrics/hand-batches.js';
 
 test('bands follow the design table, including which side of target an equal value falls on', () => {
   const cases: [MetricName, number, string][] = [
@@ -26,6 +27,9 @@ test('bands follow the design table, including which side of target an equal val
     ['carbonKgPer1M', 0.99, 'Pass'],
     ['powerWatts', 30, 'Warning'],
     ['demographicParity', 0.051, 'Critical'],
+    ['negativeFlipRate', 0.019, 'Pass'],
+    ['negativeFlipRate', 0.02, 'Warning'],
+    ['negativeFlipRate', 0.0501, 'Critical'],
   ];
   for (const [name, value, expected] of cases) {
     assert.equal(bandOf(name, value, metricDefinitions[name].defaults), expected, `${name} ${value}`);
@@ -233,4 +237,79 @@ test('psi breaches only where a value is beyond the target and significant after
   const few = gradeMetric(psiResult([['feature a', 3, 0.001, 0.001, 2]], [60, 40]), ruleFor('psi', {}));
   assert.equal(few.grade, 'Inconclusive');
   assert.match(few.reason!, /only 40 samples/);
+});
+
+/** accuracyDrop as the engine computes it from a paired table: a both right, b only the teacher, c only the candidate. */
+function droppedAccuracy(both: number, teacherOnly: number, candidateOnly: number): MetricResult {
+  const engine = new EvaluationAccumulator({});
+  engine.update(pairedBatch({ both, teacherOnly, candidateOnly }));
+  return engine.result().metrics.find((m) => m.name === 'accuracyDrop')!;
+}
+
+test('an accuracyDrop breach counts only when McNemar’s test says it is no chance', () => {
+  // [what, a, b, c, grade, detail, reason]
+  const cases: [string, number, number, number, Grade, string, string?][] = [
+    [
+      'the issue’s example: a Warning-sized drop on 10 discordant rows',
+      119,
+      7,
+      3,
+      'Inconclusive',
+      'teacher accuracy − candidate accuracy; McNemar p = 0.34 (b=7, c=3)',
+      'accuracyDrop 3.1% > 2% but McNemar p = 0.34 (b=7, c=3): the drop may be chance',
+    ],
+    [
+      'a Critical-sized drop on 5 rows, all one way: p = 2/2⁵',
+      45,
+      5,
+      0,
+      'Inconclusive',
+      'teacher accuracy − candidate accuracy; McNemar p = 0.063 (b=5, c=0)',
+      'accuracyDrop 10% > 5% but McNemar p = 0.063 (b=5, c=0): the drop may be chance',
+    ],
+    [
+      'significant, and the interval clears the warning edge',
+      380,
+      40,
+      0,
+      'Critical',
+      'teacher accuracy − candidate accuracy; McNemar p < 0.001 (b=40, c=0)',
+    ],
+    [
+      'significant, but the interval reaches back across the warning edge',
+      188,
+      12,
+      0,
+      'Inconclusive',
+      'teacher accuracy − candidate accuracy; McNemar p < 0.001 (b=12, c=0)',
+      'the 95% interval reaches back across the warning edge',
+    ],
+    [
+      'a passing drop passes, its test shown',
+      131,
+      2,
+      0,
+      'Pass',
+      'teacher accuracy − candidate accuracy; McNemar p = 0.5 (b=2, c=0)',
+    ],
+  ];
+  for (const [what, a, b, c, expected, detail, reason] of cases) {
+    const result = droppedAccuracy(a, b, c);
+    const graded = gradeMetric(result, ruleFor('accuracyDrop', {}));
+    assert.equal(graded.grade, expected, `${what}: ${graded.reason}`);
+    assert.equal(graded.value, result.value, what);
+    assert.equal(graded.detail, detail, what);
+    assert.equal(graded.reason, reason, what);
+    assert.equal(graded.test?.method, 'mcnemar-exact', what);
+  }
+  // α is 1 − confidence, as for the drift tests: at 0.95 the one-way 5 rows (p = 0.0625) are chance,
+  // at 0.9375 (α = p) significant. The interval is left out to isolate the test.
+  const fiveOfFifty = droppedAccuracy(45, 5, 0);
+  const at = (confidence: number) =>
+    gradeMetric(
+      { ...fiveOfFifty, tests: { ...fiveOfFifty.tests!, confidence }, interval: undefined },
+      ruleFor('accuracyDrop', {}),
+    ).grade;
+  assert.equal(at(0.95), 'Inconclusive');
+  assert.equal(at(0.9375), 'Critical');
 });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { EvaluationAccumulator, type MetricResult } from '../../../src/metrics/index.js';
-import { handBatch } from './hand-batches.js';
+import { mcnemarExactPValue } from '../../../src/metrics/significance.js';
+import { handBatch, pairedBatch } from './hand-batches.js';
 
 function accuracyDrop(engine: EvaluationAccumulator): MetricResult {
   const metric = engine.result().metrics.find((m) => m.name === 'accuracyDrop');
@@ -90,4 +91,36 @@ test('regression, label-free: mean |candidate − teacher| / mean |teacher|', ()
   const metric = accuracyDrop(engine);
   assert.ok(Math.abs(metric.value - 1.5 / 4 / 2) < 1e-9);
   assert.ok(metric.interval!.lower < metric.value && metric.interval!.upper > metric.value);
+});
+
+test('a labelled drop carries McNemar’s exact test of its discordant pairs; label-free and regression drops none', () => {
+  const engine = new EvaluationAccumulator({});
+  engine.update(pairedBatch({ both: 119, teacherOnly: 7, candidateOnly: 3, unlabelled: 9 }));
+  const metric = accuracyDrop(engine);
+  assert.ok(Math.abs(metric.value - 4 / 129) < 1e-15);
+  assert.deepEqual(metric.tests, {
+    statistic: 'accuracyDrop',
+    confidence: 0.95,
+    correction: 'holm',
+    values: [
+      {
+        subject: 'teacher vs candidate on the labelled rows',
+        value: metric.value,
+        pValue: mcnemarExactPValue(7, 3),
+        adjustedPValue: mcnemarExactPValue(7, 3),
+        method: 'mcnemar-exact',
+        samples: 129,
+        teacherOnlyCorrect: 7,
+        candidateOnlyCorrect: 3,
+      },
+    ],
+  });
+  assert.ok(Math.abs(metric.tests!.values[0]!.pValue - 0.34375) < 1e-14);
+
+  const labelFree = new EvaluationAccumulator({});
+  labelFree.update(handBatch({ teacher: [0.9, 0.9], candidate: [0.9, 0.1] }));
+  assert.equal(accuracyDrop(labelFree).tests, undefined);
+  const regression = new EvaluationAccumulator({ task: 'regression' });
+  regression.update(handBatch({ teacher: [1, 2], candidate: [1.5, 2], labels: [1, 2] }));
+  assert.equal(accuracyDrop(regression).tests, undefined);
 });

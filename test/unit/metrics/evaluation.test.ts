@@ -143,7 +143,22 @@ test('a high-cardinality slice column is refused instead of growing the state wi
   const user = textColumn(Array.from({ length: 10 }, (_, i) => `user${i}`));
   assert.throws(
     () => engine.update({ ...batch, slices: { user } }),
-    /slice column user has more than 5 distinct values/,
+    /slice column user has more than 5 distinct values .*spec\.data\.maxSliceValues raises the limit, up to 500/,
+  );
+});
+
+test('spec.data.maxSliceValues reaches the engine', async () => {
+  const { shardEvaluationOptions } = await import('../../../src/evaluator/shard-state.js');
+  const { parsedEvaluation } = await import('../controller/parsed-evaluation.js');
+  const spec = parsedEvaluation({}).spec;
+  assert.equal(shardEvaluationOptions(spec).maxSliceValues, 100, 'the default');
+  const users = { user: textColumn(Array.from({ length: 10 }, (_, i) => `user${i}`)) };
+  const batch = syntheticBatch({ dataset: 'current', rows: 10, seed: 1 });
+  new EvaluationAccumulator(shardEvaluationOptions(spec)).update({ ...batch, slices: users });
+  spec.data.maxSliceValues = 5;
+  assert.throws(
+    () => new EvaluationAccumulator(shardEvaluationOptions(spec)).update({ ...batch, slices: users }),
+    /more than 5 distinct values/,
   );
 });
 
@@ -166,6 +181,7 @@ test('metrics without their inputs are reported disabled, with a reason, never c
   assert.deepEqual(
     report.disabled.map((d) => d.name),
     [
+      'negativeFlipRate',
       'p95LatencyMs',
       'memoryRatio',
       'powerWatts',
@@ -176,6 +192,7 @@ test('metrics without their inputs are reported disabled, with a reason, never c
     ],
   );
   assert.match(report.disabled.find((d) => d.name === 'psi')!.reason, /reference and current/);
+  assert.equal(report.disabled.find((d) => d.name === 'negativeFlipRate')!.reason, 'no labels');
 });
 
 test('a state that is not one refuses to load, naming what is wrong', () => {

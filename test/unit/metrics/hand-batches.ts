@@ -33,3 +33,39 @@ export function handBatch(spec: {
   if (spec.sensitive) batch.sensitive = textColumn(spec.sensitive);
   return batch;
 }
+
+/**
+ * A binary batch with the paired table given as counts: `both` rows both models get right,
+ * `teacherOnly` (b) only the teacher, `candidateOnly` (c) only the candidate, `neither`, then
+ * `unlabelled` rows on which the two disagree.
+ */
+export function pairedBatch(table: {
+  both?: number;
+  teacherOnly?: number;
+  candidateOnly?: number;
+  neither?: number;
+  unlabelled?: number;
+  slices?: (row: number) => Record<string, string>;
+}): EvaluationBatch {
+  const teacher: number[] = [];
+  const candidate: number[] = [];
+  const labels: number[] = [];
+  const add = (count: number | undefined, teacherRight: boolean, candidateRight: boolean, label = 1) => {
+    for (let i = 0; i < (count ?? 0); i++) {
+      teacher.push(teacherRight ? 0.9 : 0.1);
+      candidate.push(candidateRight ? 0.9 : 0.1);
+      labels.push(label);
+    }
+  };
+  add(table.both, true, true);
+  add(table.teacherOnly, true, false);
+  add(table.candidateOnly, false, true);
+  add(table.neither, false, false);
+  add(table.unlabelled, true, false, NaN);
+  const slices: Record<string, string[]> = {};
+  if (table.slices)
+    teacher.forEach((_, row) => {
+      for (const [column, value] of Object.entries(table.slices!(row))) (slices[column] ??= []).push(value);
+    });
+  return handBatch({ teacher, candidate, labels, slices });
+}

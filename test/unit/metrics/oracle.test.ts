@@ -13,6 +13,7 @@ import {
   chiSquaredSurvival,
   holmAdjusted,
   kolmogorovSurvival,
+  mcnemarExactPValue,
 } from '../../../src/metrics/significance.js';
 import { textColumn, textValues } from '../../../src/metrics/text-column.js';
 import { gaussian, seededRandom, syntheticBatch } from './synthetic-data.js';
@@ -408,4 +409,126 @@ test('drift tests agree with scipy: chi-squared and Kolmogorov laws, KS p-values
   // Holm over the evaluation's tests, as the drift details report it.
   const adjusted = holmAdjusted(drift.map((d) => d.psiTest.pValue));
   drift.forEach((d, i) => assert.equal(d.psiTest.adjustedPValue, adjusted[i], d.feature));
+});
+
+interface PairedAnswer {
+  cases: Record<
+    string,
+    {
+      table: [number, number, number, number];
+      mcnemarP: number;
+      negativeFlipRate: number;
+      negativeFlipInterval: [number, number];
+      positiveFlipRate: number;
+      agreement: number;
+      agreementInterval: [number, number];
+    }
+  >;
+  tables: number[];
+}
+
+/** Every `every`-th row unlabelled (NaN), the way a partly labelled feed arrives. */
+function withUnlabelled(batch: EvaluationBatch, every: number): EvaluationBatch {
+  const labels = Float64Array.from(batch.labels!, (label, i) => (i % every === 0 ? NaN : label));
+  return { ...batch, labels };
+}
+
+test('McNemar’s exact p-value, the flip rates and their Wilson intervals agree with statsmodels', (t) => {
+  const cases: Record<string, EvaluationBatch> = {
+    binary: withUnlabelled(
+      syntheticBatch({ dataset: 'current', rows: 9000, seed: 12, labels: true, candidateNoise: 0.6 }),
+      10,
+    ),
+    'three classes': withUnlabelled(
+      syntheticBatch({
+        dataset: 'current',
+        rows: 4000,
+        seed: 21,
+        labels: true,
+        outputWidth: 3,
+        candidateNoise: 0.8,
+      }),
+      7,
+    ),
+    // Few discordant rows (b = 7, c = 1), so the p-value is far from 0 and 1.
+    small: syntheticBatch({ dataset: 'current', rows: 60, seed: 2, labels: true, candidateNoise: 0.5 }),
+  };
+  // [b, c]: from empty to a million discordant pairs.
+  const tables: [number, number][] = [
+    [0, 0],
+    [5, 0],
+    [7, 3],
+    [1, 9],
+    [25, 12],
+    [60, 40],
+    [300, 250],
+    [2000, 1900],
+    [50_000, 49_500],
+    [500_000, 498_000],
+  ];
+  const confidence = 0.95;
+  const oracle = askPython({
+    confidence,
+    decisionThreshold: 0.5,
+    paired: {
+      cases: Object.fromEntries(
+        Object.entries(cases).map(([name, batch]) => [
+          name,
+          {
+            outputWidth: batch.outputWidth,
+            teacherScores: [...batch.teacherScores],
+            candidateScores: [...batch.candidateScores],
+            labels: [...batch.labels!].map((y) => (Number.isNaN(y) ? null : y)),
+          },
+        ]),
+      ),
+      tables,
+    },
+  }) as PairedAnswer;
+
+  const lines: string[] = [];
+  for (const [name, batch] of Object.entries(cases)) {
+    const engine = new EvaluationAccumulator({ confidence });
+    engine.update(batch);
+    const report = engine.result();
+    const theirs = oracle.cases[name]!;
+    const drop = report.metrics.find((m) => m.name === 'accuracyDrop')!;
+    const test = drop.tests!.values[0]!;
+    assert.equal(test.method, 'mcnemar-exact');
+    assert.deepEqual(
+      [test.teacherOnlyCorrect, test.candidateOnlyCorrect],
+      [theirs.table[1], theirs.table[2]],
+      `${name}: discordant pairs`,
+    );
+    closeTo(test.pValue, theirs.mcnemarP, 1e-9 * theirs.mcnemarP + 1e-300, `${name}: McNemar p`);
+    const flips = report.metrics.find((m) => m.name === 'negativeFlipRate')!;
+    closeTo(flips.value, theirs.negativeFlipRate, 1e-15, `${name}: negative flip rate`);
+    closeTo(flips.interval!.lower, theirs.negativeFlipInterval[0], 1e-9, `${name}: its interval, lower`);
+    closeTo(flips.interval!.upper, theirs.negativeFlipInterval[1], 1e-9, `${name}: its interval, upper`);
+    const facts = {
+      positiveFlipRate: flips.facts!.positiveFlipRate as number,
+      agreement: flips.facts!.agreement as number,
+      agreementInterval: flips.facts!.agreementInterval as [number, number],
+    };
+    closeTo(facts.positiveFlipRate, theirs.positiveFlipRate, 1e-15, `${name}: positive flip rate`);
+    closeTo(facts.agreement, theirs.agreement, 1e-15, `${name}: agreement`);
+    closeTo(facts.agreementInterval[0]!, theirs.agreementInterval[0], 1e-9, `${name}: agreement, lower`);
+    closeTo(facts.agreementInterval[1]!, theirs.agreementInterval[1], 1e-9, `${name}: agreement, upper`);
+    lines.push(
+      `${name}: table ${theirs.table.join('/')}, McNemar p ${test.pValue.toPrecision(10)} / ${theirs.mcnemarP.toPrecision(10)}, ` +
+        `NFR ${flips.value.toFixed(6)} [${flips.interval!.lower.toFixed(6)}, ${flips.interval!.upper.toFixed(6)}] / ` +
+        `[${theirs.negativeFlipInterval.map((x) => x.toFixed(6)).join(', ')}], agreement ${facts.agreement.toFixed(6)}`,
+    );
+  }
+  let worst = 0;
+  tables.forEach(([b, c], i) => {
+    const theirs = oracle.tables[i]!;
+    const ours = mcnemarExactPValue(b, c);
+    closeTo(ours, theirs, 1e-9 * theirs + 1e-300, `McNemar p, b=${b}, c=${c}`);
+    if (theirs > 0) worst = Math.max(worst, Math.abs(ours - theirs) / theirs);
+  });
+  lines.push(
+    `McNemar p over ${tables.length} tables up to b + c = 998,000: largest relative difference ${worst.toExponential(2)}`,
+  );
+  for (const line of lines) t.diagnostic(line);
 });

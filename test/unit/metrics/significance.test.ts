@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { EvaluationAccumulator } from '../../../src/metrics/index.js';
 import { CategoricalDrift, NumericDrift, permutationReplicates } from '../../../src/metrics/drift.js';
 import {
+  binomialHalfCdf,
   chiSquaredQuantile,
   chiSquaredSurvival,
   holmAdjusted,
@@ -11,6 +12,7 @@ import {
   kolmogorovSurvival,
   ksPValue,
   logGamma,
+  mcnemarExactPValue,
   multivariateHypergeometricSample,
   permutationNull,
 } from '../../../src/metrics/significance.js';
@@ -220,4 +222,56 @@ test('every drift in the report carries its test, adjusted over the evaluation (
     ['the predictions', 'feature x', 'feature y'],
   );
   assert.equal(psi.tests!.values[1]!.adjustedPValue, report.details.drift[1]!.psiTest.adjustedPValue);
+});
+
+test('McNemar exact p-values of small tables: min(1, 2·P(X ≤ min(b, c))), X ~ Bin(b + c, ½)', () => {
+  // [b, c, p]: each p is a sum of binomial coefficients over 2^(b+c), worked out by hand.
+  const cases: [number, number, number][] = [
+    [0, 0, 1], // no discordant row: no evidence either way
+    [1, 0, 1],
+    [2, 0, 0.5],
+    [5, 0, 0.0625], // 2/2⁵
+    [0, 5, 0.0625],
+    [6, 1, 0.125], // 2·(1 + 6)/2⁷ … = 2·8/128
+    [7, 3, 0.34375], // 2·(1 + 10 + 45 + 120)/2¹⁰
+    [10, 0, 0.001953125], // 2/2¹⁰
+    [4, 4, 1],
+    [12, 11, 1],
+  ];
+  for (const [b, c, expected] of cases) {
+    close(mcnemarExactPValue(b, c), expected, 1e-14, `b=${b}, c=${c}`);
+    assert.equal(mcnemarExactPValue(b, c), mcnemarExactPValue(c, b), `symmetric in b and c: ${b}, ${c}`);
+  }
+  assert.equal(mcnemarExactPValue(5, 0), 0.0625);
+});
+
+test('the Bin(n, ½) CDF matches exact sums of binomial coefficients, from tiny tails to the centre', () => {
+  const exactCdf = (k: number, n: number) => {
+    let coefficient = 1n;
+    let sum = 1n;
+    for (let i = 1; i <= k; i++) {
+      coefficient = (coefficient * BigInt(n - i + 1)) / BigInt(i);
+      sum += coefficient;
+    }
+    return Number(sum) / Number(2n ** BigInt(n));
+  };
+  for (const n of [1, 2, 15, 16, 17, 40, 101, 400, 1000]) {
+    for (const k of new Set([
+      0,
+      1,
+      Math.floor(n / 10),
+      Math.floor(n / 3),
+      Math.floor(n / 2) - 3,
+      Math.floor(n / 2),
+    ])) {
+      if (k < 0) continue;
+      // Relative error from ln-space rounding grows with |ln P|: tiny tails are good to 1e-12, p-values that matter to 1e-14.
+      const exact = exactCdf(k, n);
+      close(binomialHalfCdf(k, n), exact, exact > 1e-10 ? 1e-14 : 1e-12, `P(X ≤ ${k}), n = ${n}`);
+    }
+  }
+  assert.equal(binomialHalfCdf(3, 3), 1);
+  // Far beyond exact arithmetic: b + c = 2·10⁶, 1000 apart, stays finite and sensible.
+  const p = mcnemarExactPValue(1_000_500, 999_500);
+  assert.ok(p > 0.4 && p < 0.6, `p ${p}`);
 });
