@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EvaluationRun, PrunedModelEvaluation } from '../../../src/api/v1alpha1/index.js';
 import { whenDue } from '../../../src/controller/due.js';
-import { nextRunAfter, parseInterval } from '../../../src/api/v1alpha1/schedule.js';
+import { nextRunAfter, parseInterval, scheduleProblem } from '../../../src/api/v1alpha1/schedule.js';
 
 describe('schedule', () => {
   it('parses intervals', () => {
@@ -74,4 +74,28 @@ describe('whenDue', () => {
   for (const c of cases) {
     it(c.name, () => assert.deepEqual(whenDue(c.evaluation, c.latest, now), c.expected));
   }
+});
+
+describe('scheduleProblem', () => {
+  const now = new Date('2026-11-29T00:00:00Z');
+  it('accepts schedules that fire, however far away', () => {
+    for (const schedule of [
+      { interval: '30m' },
+      { interval: '8760h' },
+      { cron: '@yearly' },
+      { cron: '0 0 29 2 *' },
+    ])
+      assert.equal(scheduleProblem(schedule, now), undefined, JSON.stringify(schedule));
+  });
+  it('names the field of a cron that does not parse or never fires', () => {
+    assert.match(
+      scheduleProblem({ cron: 'x x x x x' }, now)!,
+      /^spec\.schedule\.cron "x x x x x" can never start a run: /,
+    );
+    assert.match(
+      scheduleProblem({ cron: '0 0 30 2 *' }, now)!,
+      /^spec\.schedule\.cron "0 0 30 2 \*" can never start a run: /,
+    );
+    assert.match(scheduleProblem({ cron: '61 * * * *' }, now)!, /can never start a run/);
+  });
 });

@@ -182,6 +182,16 @@ describe('pruneguard evaluate', { concurrency: 3 }, () => {
     assert.match(run.stderr, /batchSize/);
   });
 
+  test('a cron that never fires: exit 1 naming the file and the field, as the operator refuses it', async () => {
+    const file = await manifest('never', {}, (m) => (m.spec.schedule = { cron: '0 0 30 2 *' }));
+    const run = await pruneguard(['evaluate', '-f', file]);
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr,
+      /never\.yaml is invalid: spec\.schedule\.cron "0 0 30 2 \*" can never start a run/,
+    );
+  });
+
   test('usage mistakes: exit 2; --help documents the exit codes', async () => {
     const [none, format, help] = await Promise.all([
       pruneguard(['evaluate']),
