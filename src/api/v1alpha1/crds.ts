@@ -48,6 +48,13 @@ export const prunedModelEvaluationColumns: PrinterColumn[] = [
   summaryColumn('P95', 'p95LatencyMs'),
   summaryColumn('PSI', 'psi'),
   { name: 'LastRun', type: 'date', jsonPath: '.status.lastRun.completedAt' },
+  {
+    name: 'Status',
+    type: 'string',
+    jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+    description:
+      'Why the evaluation is or is not ready: Graded, FirstRunRunning, RunPending, InvalidSpec, SpecRefused, …',
+  },
   age,
   summaryColumn('NegativeFlips', 'negativeFlipRate', 1),
   summaryColumn('Memory', 'memoryRatio', 1),

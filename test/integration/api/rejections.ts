@@ -12,6 +12,8 @@
  * `message` containing `message` (the API server prefixes it, e.g. `Invalid value: "object": `).
  */
 import { createHash } from 'node:crypto';
+import { PrunedModelEvaluationSpec } from '../../../src/api/v1alpha1/spec.js';
+import { withDefaults } from '../../../src/api/v1alpha1/validation.js';
 export interface Rejection {
   name: string;
   source: 'cel' | 'schema';
@@ -56,48 +58,9 @@ export function validRun(name: string, shards = 2): Json {
       generation: 1,
       shards,
       trigger: 'Schedule',
-      evaluationSpec: withDefaults(validEvaluation('penguins-p50').spec as Json),
+      // The snapshot a run carries is the evaluation's defaulted spec, as the controller copies it.
+      evaluationSpec: withDefaults(PrunedModelEvaluationSpec, validEvaluation('penguins-p50').spec) as Json,
     },
-  };
-}
-
-/** The snapshot a run carries is the evaluation's defaulted spec, as the controller copies it. */
-function withDefaults(spec: Json): Json {
-  const threshold = (target: number, warning: number) => ({ target, warning, enabled: true });
-  return {
-    ...spec,
-    task: 'classification',
-    runtime: {
-      accelerator: 'cpu',
-      executionProviderFallback: 'cpu',
-      parallelism: 2,
-      batchSize: 256,
-      timeoutSeconds: 1800,
-    },
-    thresholds: {
-      accuracyDrop: threshold(0.02, 0.05),
-      negativeFlipRate: threshold(0.02, 0.05),
-      p95LatencyMs: threshold(100, 200),
-      memoryRatio: threshold(0.5, 0.7),
-      powerWatts: threshold(30, 50),
-      demographicParity: threshold(0.01, 0.05),
-      psi: threshold(0.1, 0.25),
-      throughputQps: threshold(1000, 500),
-      carbonKgPer1M: threshold(1, 5),
-    },
-    energy: { gridIntensityKgPerKWh: 0.4, pue: 1.2 },
-    policy: {
-      onPass: 'advance',
-      onWarning: 'hold',
-      onCritical: 'rollback',
-      consecutiveBreaches: 2,
-      failedRunLimit: 3,
-      onFailure: 'hold',
-      retryAborted: false,
-      dryRun: false,
-    },
-    historyLimit: 5,
-    suspend: false,
   };
 }
 

@@ -26,7 +26,10 @@ function openAPI(crd: CustomResourceDefinition): Schema {
 
 function at(schema: Schema, dotted: string): Schema {
   return dotted.split('.').reduce<Schema>((node, name) => {
-    const child = (node.properties as Record<string, Schema> | undefined)?.[name];
+    const child =
+      name === 'items' && node.type === 'array'
+        ? (node.items as Schema)
+        : (node.properties as Record<string, Schema> | undefined)?.[name];
     assert.ok(child, `schema has no field ${dotted} (stopped at ${name})`);
     return child;
   }, schema);
@@ -191,7 +194,7 @@ describe('generated CRDs', () => {
 
   it('print columns whose JSONPaths exist in the schema', () => {
     const expected: Record<string, string[]> = {
-      prunedmodelevaluations: ['Verdict', 'AccuracyDrop', 'P95', 'PSI', 'LastRun', 'Age'],
+      prunedmodelevaluations: ['Verdict', 'AccuracyDrop', 'P95', 'PSI', 'LastRun', 'Status', 'Age'],
       evaluationruns: ['Evaluation', 'Phase', 'Shards', 'Started', 'Age'],
     };
     for (const [plural, names] of Object.entries(expected)) {
@@ -203,7 +206,9 @@ describe('generated CRDs', () => {
       );
       for (const column of columns) {
         if (column.jsonPath === '.metadata.creationTimestamp') continue;
-        const field = at(openAPI(crd), column.jsonPath.slice(1));
+        // `list[?(@.key=="value")].field`: the list's items must have that field.
+        const path = column.jsonPath.slice(1).replace(/\[\?\(@\.\w+=="\w+"\)\]/, '.items');
+        const field = at(openAPI(crd), path);
         if (column.type === 'date') assert.equal(field.format, 'date-time', column.name);
       }
     }
