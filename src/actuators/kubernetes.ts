@@ -1,4 +1,10 @@
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import {
+  Observable,
+  PatchStrategy,
+  setHeaderOptions,
+  type ConfigurationOptions,
+  type ObservableMiddleware,
+} from '@kubernetes/client-node';
 
 /** The field manager of every write the operator makes (managedFields show who changed what). */
 export const fieldManager = 'pruneguard';
@@ -43,4 +49,20 @@ export function ignoreConflict(error: unknown): void {
 
 export function ignoreNotFound(error: unknown): void {
   if (!isNotFound(error)) throw error;
+}
+
+/** Request option that ends the request (and its wait for an answer) when `signal` aborts. */
+export function abortingOn(signal: AbortSignal): ConfigurationOptions<ObservableMiddleware> {
+  return {
+    middleware: [
+      {
+        pre: (request) => {
+          request.setSignal(signal);
+          return new Observable(Promise.resolve(request));
+        },
+        post: (response) => new Observable(Promise.resolve(response)),
+      },
+    ],
+    middlewareMergeStrategy: 'append',
+  };
 }

@@ -6,10 +6,11 @@ import {
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
+  KubeConfig,
   RbacAuthorizationV1Api,
-  type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
+  type RequestContext,
   type V1Job,
   type V1Pod,
 } from '@kubernetes/client-node';
@@ -26,7 +27,7 @@ import { OperatorMetrics } from '../telemetry/operator-metrics.js';
 import { labels } from './evaluation-job.js';
 import { EventRecorder } from './events.js';
 import { ResourceInformer } from './informer.js';
-import { defaultLeaderElection, LeaderElector } from './leader-election.js';
+import { defaultLeaderElection, LeaderElector, LeadershipLost } from './leader-election.js';
 import { EvaluationReconciler, type Caches, type ReconcilerOptions } from './reconciler.js';
 import {
   apiEvaluationReader,
@@ -53,7 +54,10 @@ export interface OperatorOptions {
 export interface RunningOperator {
   port: number;
   metrics: OperatorMetrics;
-  /** Resolves when the operator has stopped; rejects if it lost leadership. */
+  /**
+   * Resolves when the operator has stopped; rejects with a `LeadershipLost` as soon as it could
+   * not renew its lease in time (its controllers' requests are aborted then, see `fencedBy`).
+   */
   done: Promise<void>;
   stop(): Promise<void>;
 }
@@ -95,11 +99,11 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     `operator serving /healthz /readyz /metrics ${verdictPathTemplate}`,
   );
 
-  const lead = async (lost: AbortSignal) => {
+  const lead = async (leadership: AbortSignal) => {
     leading = true;
     metrics.leader.set(1);
     try {
-      await runController(options, metrics, identity, lost, (synced) => (ready = synced));
+      await runController(options, metrics, identity, leadership, (synced) => (ready = synced));
     } finally {
       leading = false;
       metrics.leader.set(0);
@@ -121,11 +125,12 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
           log,
         );
         await elector.run(stopping.signal, lead);
-        if (!stopping.signal.aborted) throw new Error('lost leadership');
+        if (!stopping.signal.aborted) throw new Error('the controllers stopped while leading');
       } else {
         await lead(stopping.signal);
       }
     } finally {
+      metrics.leader.set(0);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       log.info({ wasLeading: leading }, 'operator stopped');
@@ -150,7 +155,8 @@ async function runController(
   stop: AbortSignal,
   setReady: (ready: boolean) => void,
 ): Promise<void> {
-  const { kc, log, namespace } = options;
+  const { log, namespace } = options;
+  const kc = fencedBy(options.kc, stop);
   const objects = kc.makeApiClient(CustomObjectsApi);
   const batch = kc.makeApiClient(BatchV1Api);
   const core = kc.makeApiClient(CoreV1Api);
@@ -230,7 +236,7 @@ async function runController(
   try {
     // Dependents first, so the first reconcile of each evaluation sees its runs and Jobs.
     for (const informer of [caches.pods, caches.jobs, caches.runs, caches.evaluations])
-      await informer.start();
+      if (!(await informer.start(stop))) return; // stopped before the caches synced
     setReady(true);
     log.info('caches synced; reconciling');
 
@@ -272,6 +278,40 @@ async function runController(
   } finally {
     setReady(false);
     await Promise.all(informers.map((i) => i.stop()));
+  }
+}
+
+/**
+ * The controllers' access to the API: once leadership is lost, every request they have in flight
+ * or start afterwards is aborted, as if the process had exited there (as client-go's controllers
+ * do), so nothing decided as leader lands after a successor has taken over. A clean stop aborts
+ * nothing: in-flight reconciles finish. Actuators build their clients from this KubeConfig too.
+ */
+function fencedBy(kc: KubeConfig, leadership: AbortSignal): KubeConfig {
+  const lost = new AbortController();
+  const onAbort = () => {
+    if (leadership.reason instanceof LeadershipLost) lost.abort(leadership.reason);
+  };
+  if (leadership.aborted) onAbort();
+  else leadership.addEventListener('abort', onAbort, { once: true });
+  return new FencedKubeConfig(kc, lost.signal);
+}
+
+class FencedKubeConfig extends KubeConfig {
+  constructor(
+    source: KubeConfig,
+    private readonly fence: AbortSignal,
+  ) {
+    super();
+    Object.assign(this, source);
+  }
+
+  // Every generated API client authenticates each request through its KubeConfig. A request
+  // option that sets a signal of its own (a middleware, applied after this) would replace the
+  // fence; the controllers set none.
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    context.setSignal(this.fence);
   }
 }
 

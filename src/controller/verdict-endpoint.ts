@@ -15,15 +15,9 @@
  * with the reason, and no metrics, so no condition on a number can pass on an old spec either.
  */
 import type http from 'node:http';
-import {
-  CustomObjectsApi,
-  Observable,
-  type ConfigurationOptions,
-  type KubeConfig,
-  type ObservableMiddleware,
-} from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { isForbidden, isNotFound } from '../actuators/kubernetes.js';
+import { abortingOn, isForbidden, isNotFound } from '../actuators/kubernetes.js';
 import {
   group,
   prunedModelEvaluationNames,
@@ -207,22 +201,6 @@ export function apiEvaluationReader(kc: KubeConfig): EvaluationReader {
       if (isNotFound(error)) return undefined;
       throw error;
     }
-  };
-}
-
-/** Request options that abort the request with `signal` (client-node has no per-request timeout). */
-function abortingOn(signal: AbortSignal): ConfigurationOptions<ObservableMiddleware> {
-  return {
-    middleware: [
-      {
-        pre: (request) => {
-          request.setSignal(signal);
-          return new Observable(Promise.resolve(request));
-        },
-        post: (response) => new Observable(Promise.resolve(response)),
-      },
-    ],
-    middlewareMergeStrategy: 'append',
   };
 }
 

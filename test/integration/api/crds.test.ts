@@ -53,7 +53,10 @@ describe('the generated CRDs on a real API server', () => {
     assert.equal(examples.code, 0, examples.stderr);
 
     const columns = await cluster.kubectl(['get', 'pme', '-n', namespace]);
-    assert.match(columns.stdout.split('\n')[0]!, /NAME\s+VERDICT\s+ACCURACYDROP\s+P95\s+PSI\s+LASTRUN\s+STATUS\s+AGE/);
+    assert.match(
+      columns.stdout.split('\n')[0]!,
+      /NAME\s+VERDICT\s+ACCURACYDROP\s+P95\s+PSI\s+LASTRUN\s+STATUS\s+AGE/,
+    );
   });
 
   it('refuse every bad object with the message a person can act on', async (t) => {
