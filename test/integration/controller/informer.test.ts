@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { ResourceInformer } from '../../../src/controller/informer.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
 import { eventually, testCluster, testNamespace } from '../../support/cluster.js';
-import { ApiProxy } from './api-proxy.js';
+import { ApiProxy } from '../../support/api-proxy.js';
 
 describe('ResourceInformer', () => {
   it('loses no change while its watch is down: deletions and additions arrive when it reconnects', async (t) => {

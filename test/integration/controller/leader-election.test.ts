@@ -10,7 +10,7 @@ import type { RunningOperator } from '../../../src/controller/operator.js';
 import { eventually, testCluster, type TestCluster } from '../../support/cluster.js';
 import { installPruneguard, operatorKubeConfig, startTestOperator } from '../../support/operator.js';
 import { temporaryDirectory } from '../../support/temporary-directory.js';
-import { ApiProxy } from './api-proxy.js';
+import { ApiProxy } from '../../support/api-proxy.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
