@@ -151,7 +151,9 @@ export class ResourceInformer<T extends object> {
       this.failed(error);
       return;
     }
-    if (this.stopped || this.failures !== failuresBefore) return;
+    // client-node opens the watch after its list even when stop() came during the list: close it.
+    if (this.stopped) return this.informer.stop();
+    if (this.failures !== failuresBefore) return;
     if (this.failuresInARow > 0)
       this.log.info({ resource: this.path, failures: this.failuresInARow }, 'watch restored');
     this.failuresInARow = 0;
