@@ -2,11 +2,13 @@
  * Checking an object against the API outside the API server: the CLI reading a local file, tests,
  * the controller reading what it wrote. Defaults are applied first, as the API server does.
  *
- * The CEL rules (cross-field checks such as "warning must not be below target") are not evaluated
- * here; only the API server runs them. Structure, types, enums, bounds and patterns are.
+ * Structure, types, enums, bounds and patterns first; then, on an object that has them right, the
+ * CRDs' CEL rules (cross-field checks such as "warning must not be below target"), from the same
+ * rule strings the API server evaluates (cel.ts).
  */
 import { FormatRegistry, type Static, type TSchema } from '@sinclair/typebox';
 import { Value, type ValueError } from '@sinclair/typebox/value';
+import { celViolations } from './cel.js';
 import { EvaluationRun, PrunedModelEvaluation } from './resources.js';
 
 // RFC 3339 as metav1.Time serializes it (Go's time.RFC3339, optional fraction).
@@ -47,7 +49,8 @@ export function validationErrors(schema: TSchema, value: unknown, limit = 20): s
     if (!problems.has(error.path)) problems.set(error.path, describe(error));
     if (problems.size >= limit) break;
   }
-  return [...problems.values()];
+  if (problems.size > 0) return [...problems.values()];
+  return celViolations(schema, defaulted).slice(0, limit);
 }
 
 /** A copy of `value` with the schema's defaults filled in, as the API server would store it. */
@@ -58,7 +61,8 @@ export function withDefaults<T extends TSchema>(schema: T, value: unknown): Stat
 function parser<T extends TSchema>(schema: T, kind: string) {
   return (value: unknown, source: string): Static<T> => {
     const problems = validationErrors(schema, value);
-    if (problems.length > 0) throw new Error(`${kind} in ${source} is invalid:\n  ${problems.join('\n  ')}`);
+    // One line, as every CLI error is: each problem names its field.
+    if (problems.length > 0) throw new Error(`${kind} in ${source} is invalid: ${problems.join('; ')}`);
     return withDefaults(schema, value);
   };
 }

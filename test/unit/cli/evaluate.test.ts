@@ -180,6 +180,7 @@ describe('pruneguard evaluate', { concurrency: 3 }, () => {
     assert.equal(run.code, 1);
     assert.match(run.stderr, /invalid\.yaml is invalid/);
     assert.match(run.stderr, /batchSize/);
+    assert.equal(run.stderr.trim().split('\n').length, 1, 'one line');
   });
 
   test('a cron that never fires: exit 1 naming the file and the field, as the operator refuses it', async () => {
@@ -189,6 +190,16 @@ describe('pruneguard evaluate', { concurrency: 3 }, () => {
     assert.match(
       run.stderr,
       /never\.yaml is invalid: spec\.schedule\.cron "0 0 30 2 \*" can never start a run/,
+    );
+  });
+
+  test('a cross-field rule of the CRD (teacher = candidate): exit 1 with the API server’s message', async () => {
+    const file = await manifest('same-models', {}, (m) => (m.spec.candidate = m.spec.teacher));
+    const run = await pruneguard(['evaluate', '-f', file]);
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr,
+      /same-models\.yaml is invalid: spec\.candidate\.uri: candidate\.uri is the same as teacher\.uri: there is nothing to compare/,
     );
   });
 
