@@ -150,6 +150,8 @@ export interface EvaluationStatusReport {
     metrics: MetricResult[];
     slices: SliceResult[];
   };
+  /** Beside the status, which has no room for them: the inputs behind the values (docs/metrics.md). */
+  details: GradedRun['details'];
 }
 
 function statusReport(
@@ -173,6 +175,7 @@ function statusReport(
       metrics: graded.metrics,
       slices: graded.slices,
     },
+    details: graded.details,
   };
 }
 

@@ -1,5 +1,5 @@
 import type { MetricResult, PrunedModelEvaluationSpec, SliceResult } from '../api/v1alpha1/index.js';
-import type { EvaluationAccumulator } from '../metrics/index.js';
+import type { EvaluationAccumulator, EvaluationReport } from '../metrics/index.js';
 import { grade, type GradedReport } from './grade-report.js';
 import type { GradedMetric } from './grade.js';
 import type { GradingOverrides } from './overrides.js';
@@ -10,6 +10,8 @@ export interface GradedRun {
   samples: number;
   metrics: MetricResult[];
   slices: SliceResult[];
+  /** The inputs behind the values (docs/metrics.md's `details.*`): too large for a status. */
+  details: EvaluationReport['details'];
 }
 
 /** spec.thresholds and spec.sliceThresholds in the grading engine's terms. */
@@ -40,6 +42,7 @@ export function gradeEvaluation(
       samples: slice.samples,
       metrics: slice.metrics.map(statusMetric),
     })),
+    details: report.details,
   };
 }
 

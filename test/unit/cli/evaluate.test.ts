@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -59,6 +59,15 @@ function oneLine(stderr: string): string {
   return lines[0]!;
 }
 
+/** Whether `path` (`details`, `drift[]`, `edges`) leads to a value; `x[]` means in some entry of x. */
+function present(value: unknown, path: string[]): boolean {
+  if (path.length === 0) return value !== undefined && value !== null;
+  const [head, ...rest] = path;
+  const list = head!.endsWith('[]');
+  const next = (value as Record<string, unknown> | undefined)?.[list ? head!.slice(0, -2) : head!];
+  return list ? Array.isArray(next) && next.some((entry) => present(entry, rest)) : present(next, rest);
+}
+
 /** Species rates differ by sex in the population itself: parity is reported, not graded (see examples/penguins). */
 const lenient = { demographicParity: { enabled: false } };
 
@@ -94,6 +103,11 @@ describe('pruneguard evaluate', { concurrency: 3 }, () => {
       ['Island=Biscoe', 'Island=Dream', 'Island=Torgersen'],
     );
     assert.equal(run.stderr, '');
+    // Every `details.…` docs/metrics.md points readers to is in the output.
+    const claimed = (await readFile('docs/metrics.md', 'utf8')).match(/details(\.[A-Za-z]+(\[\])?)+/g)!;
+    assert.ok(claimed.length > 5);
+    for (const claim of new Set(claimed))
+      assert.ok(present(report, claim.split('.')), `${claim} (docs/metrics.md) is not in the output`);
 
     // The p-values rest on merged counts only: three shards give the same ones.
     const rowMetrics = (r: EvaluationStatusReport) =>
