@@ -8,6 +8,7 @@ import type { ReconcilerOptions } from '../../../src/controller/reconciler.js';
 import { eventually, type TestCluster } from '../../support/cluster.js';
 import { installPruneguard, startTestOperator } from '../../support/operator.js';
 import { PodRunner, type PodRunnerOptions } from '../../support/pod-runner.js';
+import { restrictedJobTemplate } from '../../support/retraining-template.js';
 import {
   evaluationRunNames,
   group,
@@ -60,25 +61,7 @@ export const passingThresholds = {
 };
 
 /** spec.retraining of an evaluation whose Critical verdict starts a Job that passes Pod Security "restricted". */
-export const retrainingJobTemplate = {
-  jobTemplate: {
-    spec: {
-      template: {
-        spec: {
-          restartPolicy: 'Never',
-          securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
-          containers: [
-            {
-              name: 'train',
-              image: 'trainer:1',
-              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-            },
-          ],
-        },
-      },
-    },
-  },
-};
+export const retrainingJobTemplate = { jobTemplate: restrictedJobTemplate() };
 
 /** spec.target steering the pair createDeploymentPair makes. */
 export const pairTarget = (name = 'penguins', stepWeight?: number) => ({

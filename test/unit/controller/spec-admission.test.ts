@@ -6,6 +6,7 @@ import type { BatchV1Api } from '@kubernetes/client-node';
 import { retrainingTemplateRefusal, triggerRetraining } from '../../../src/actuators/retraining.js';
 import { imageAllowed, specRefusal, type SpecPolicy } from '../../../src/controller/spec-admission.js';
 import { clusterEgressDefaults } from '../../../src/security/egress.js';
+import { restrictedJobTemplate } from '../../support/retraining-template.js';
 import { parsedEvaluation } from './parsed-evaluation.js';
 
 type Json = Record<string, unknown>;
@@ -17,35 +18,11 @@ const policy: SpecPolicy = {
   egress: clusterEgressDefaults,
 };
 
-/** A retraining Job template that Pod Security "restricted" admits. */
-function restrictedTemplate(pod: Json = {}, container: Json = {}, metadata?: Json): Json {
-  return {
-    spec: {
-      template: {
-        ...(metadata ? { metadata } : {}),
-        spec: {
-          restartPolicy: 'Never',
-          securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
-          containers: [
-            {
-              name: 'train',
-              image: 'trainer:1',
-              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-              ...container,
-            },
-          ],
-          ...pod,
-        },
-      },
-    },
-  };
-}
-
 describe('what an evaluation may ask for', () => {
   it('admits a spec that asks for nothing beyond the defaults', () => {
     assert.equal(specRefusal(parsedEvaluation({}), policy), undefined);
     assert.equal(
-      specRefusal(parsedEvaluation({ retraining: { jobTemplate: restrictedTemplate() } }), policy),
+      specRefusal(parsedEvaluation({ retraining: { jobTemplate: restrictedJobTemplate() } }), policy),
       undefined,
     );
   });
@@ -78,7 +55,7 @@ describe('what an evaluation may ask for', () => {
     ],
     [
       'a privileged retraining Job',
-      { retraining: { jobTemplate: restrictedTemplate({ hostPID: true }) } },
+      { retraining: { jobTemplate: restrictedJobTemplate({ hostPID: true }) } },
       /spec\.retraining\.jobTemplate\.spec\.template\.spec\.hostPID/,
     ],
   ];
@@ -115,15 +92,17 @@ describe('what an evaluation may ask for', () => {
 
 describe('retraining Job templates', () => {
   it('must pass Pod Security "restricted", AppArmor annotations included', () => {
-    assert.equal(retrainingTemplateRefusal(restrictedTemplate(), false), undefined);
+    assert.equal(retrainingTemplateRefusal(restrictedJobTemplate(), false), undefined);
     assert.match(
-      retrainingTemplateRefusal(restrictedTemplate({}, { securityContext: { privileged: true } }), false) ??
-        '',
+      retrainingTemplateRefusal(
+        restrictedJobTemplate({}, { securityContext: { privileged: true } }),
+        false,
+      ) ?? '',
       /Pod Security "restricted".*containers\[0\]\.securityContext/,
     );
     assert.match(
       retrainingTemplateRefusal(
-        restrictedTemplate(
+        restrictedJobTemplate(
           {},
           {},
           { annotations: { 'container.apparmor.security.beta.kubernetes.io/train': 'unconfined' } },
@@ -135,7 +114,7 @@ describe('retraining Job templates', () => {
   });
 
   it('run as the retraining ServiceAccount unless the operator allows their own', () => {
-    const own = restrictedTemplate({ serviceAccountName: 'deployer' });
+    const own = restrictedJobTemplate({ serviceAccountName: 'deployer' });
     assert.match(retrainingTemplateRefusal(own, false) ?? '', /serviceAccountName is set/);
     assert.equal(retrainingTemplateRefusal(own, true), undefined);
   });
