@@ -3,9 +3,12 @@
 Reads the bench's binary file (blocks of: int32 dataset flag and rows; float64 features
 [20, rows]; float32 teacher and candidate scores; uint8 labels; uint8 codes [4, rows] for
 region, device, tier and the sensitive attribute), loads everything into memory, and computes
-in one process: accuracy drop with Newcombe's paired interval, agreement, demographic parity,
-PSI (reference deciles, epsilon 1e-4) and KS per feature and for the predictions, all overall and
-per slice value, plus latency quantiles. Prints timing and peak RSS as JSON.
+in one process: accuracy drop with Newcombe's paired interval and McNemar's exact test,
+negative flip rate, agreement, per-class recall drop (Newcombe, McNemar, Holm), calibration change
+(ECE in 15 bins, Brier with a paired interval), demographic parity, PSI (reference deciles,
+epsilon 1e-4) with its chi-squared test and Holm's correction, and KS per feature and for the
+predictions, all overall and per slice value; the missing-value increase per feature; plus latency
+quantiles. Prints timing and peak RSS as JSON.
 """
 
 import json
@@ -15,6 +18,7 @@ import sys
 import time
 
 import numpy as np
+from scipy import stats
 
 FEATURES = 20
 EPSILON = 1e-4
@@ -63,18 +67,36 @@ def psi(reference_counts, current_counts):
     return float(np.sum((c - r) * np.log(c / r)))
 
 
+def psi_p_value(value, reference_counts, current_counts):
+    """PSI · RC/(R + C) against chi-squared(k − 1) over the occupied bins."""
+    occupied = np.count_nonzero(reference_counts + current_counts)
+    r, c = reference_counts.sum(), current_counts.sum()
+    return float(stats.chi2.sf(value * r * c / (r + c), occupied - 1)) if occupied > 1 else 1.0
+
+
+def holm(p_values):
+    order = np.argsort(p_values, kind="stable")
+    m = len(p_values)
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
 def numeric_drift(reference, current, with_ks=True):
     edges = np.unique(np.quantile(reference, np.arange(1, 10) / 10, method="lower"))
     reference_counts = np.bincount(np.searchsorted(edges, reference), minlength=len(edges) + 1)
     current_counts = np.bincount(np.searchsorted(edges, current), minlength=len(edges) + 1)
     value = psi(reference_counts, current_counts)
     if not with_ks:
-        return value, None
+        return value, psi_p_value(value, reference_counts, current_counts)
     r = np.sort(reference)
     c = np.sort(current)
     both = np.concatenate([r, c])
     ks = np.max(np.abs(np.searchsorted(r, both, side="right") / len(r) - np.searchsorted(c, both, side="right") / len(c)))
-    return value, float(ks)
+    return value, float(ks), psi_p_value(value, reference_counts, current_counts)
 
 
 def wilson(successes, trials):
@@ -85,7 +107,12 @@ def wilson(successes, trials):
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def accuracy_and_fairness(teacher_right, candidate_right, agree, positive, sensitive):
+def mcnemar(b, c):
+    return float(min(1.0, 2 * stats.binom.cdf(min(b, c), b + c, 0.5))) if b + c > 0 else 1.0
+
+
+def paired_drop(teacher_right, candidate_right):
+    """(a, b, c, d), (b − c)/n and Newcombe's paired interval."""
     a = int(np.count_nonzero(teacher_right & candidate_right))
     b = int(np.count_nonzero(teacher_right & ~candidate_right))
     c = int(np.count_nonzero(~teacher_right & candidate_right))
@@ -100,16 +127,70 @@ def accuracy_and_fairness(teacher_right, candidate_right, agree, positive, sensi
         p1 - p2 - math.sqrt(max(0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2)),
         p1 - p2 + math.sqrt(max(0, (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2)),
     )
+    return (a, b, c, d), (b - c) / n, interval
+
+
+def class_recall_drop(teacher_right, candidate_right, labels):
+    """Worst recall drop over the classes with ≥ 30 rows, McNemar per class, Holm across them."""
+    drops, p_values = [], []
+    for k in (0, 1):
+        mask = labels == k
+        if np.count_nonzero(mask) < 30:
+            continue
+        (_, b, c, _), drop, interval = paired_drop(teacher_right[mask], candidate_right[mask])
+        drops.append((drop, interval))
+        p_values.append(mcnemar(b, c))
+    adjusted = holm(np.array(p_values))
+    worst = max(range(len(drops)), key=lambda i: drops[i][0])
+    return drops[worst][0], int(np.count_nonzero((adjusted <= 0.05) & (np.array([d for d, _ in drops]) > 0)))
+
+
+def calibration(probability, labels):
+    """Top-label ECE in 15 equal-width bins (b/15, (b+1)/15], and the Brier score per row."""
+    confidence = np.maximum(probability, 1 - probability)
+    right = (probability >= 0.5) == (labels == 1)
+    bins = np.clip(np.ceil(confidence * 15).astype(np.int64) - 1, 0, 14)
+    n = np.bincount(bins, minlength=15)
+    gap = np.abs(np.bincount(bins, weights=right, minlength=15) - np.bincount(bins, weights=confidence, minlength=15))
+    return float(gap.sum() / len(probability)), (probability - (labels == 1)) ** 2
+
+
+def calibration_change(teacher, candidate, labels):
+    teacher_ece, teacher_brier = calibration(teacher.astype(np.float64), labels)
+    candidate_ece, candidate_brier = calibration(candidate.astype(np.float64), labels)
+    difference = candidate_brier - teacher_brier
+    half = Z * difference.std(ddof=1) / math.sqrt(len(difference))
+    return candidate_ece - teacher_ece, (difference.mean() - half, difference.mean() + half)
+
+
+def accuracy_and_fairness(teacher_right, candidate_right, agree, positive, sensitive, current):
+    (a, b, c, d), drop, interval = paired_drop(teacher_right, candidate_right)
+    n = a + b + c + d
     rows = np.bincount(sensitive, minlength=3)
     positives = np.bincount(sensitive, weights=positive, minlength=3)
     deciding = rows >= 30
     rates = positives[deciding] / rows[deciding]
+    labels = current["labels"]
     return {
-        "accuracyDrop": (b - c) / n,
+        "accuracyDrop": drop,
         "interval": interval,
+        "mcnemar": mcnemar(b, c),
+        "negativeFlipRate": (b / n, wilson(b, n)),
         "agreement": float(np.count_nonzero(agree)) / n,
+        "classRecallDrop": class_recall_drop(teacher_right, candidate_right, labels),
+        "calibrationChange": calibration_change(current["teacher"], current["candidate"], labels),
         "demographicParity": float(rates.max() - rates.min()) if len(rates) >= 2 else None,
     }
+
+
+def missing_value_increase(reference, current):
+    """The worst feature's current − reference share of NaN cells."""
+    increases = [
+        np.count_nonzero(np.isnan(current["features"][f])) / current["features"].shape[1]
+        - np.count_nonzero(np.isnan(reference["features"][f])) / reference["features"].shape[1]
+        for f in range(FEATURES)
+    ]
+    return max(increases)
 
 
 def evaluate(reference, current):
@@ -122,12 +203,14 @@ def evaluate(reference, current):
     positive = candidate_class.astype(np.float64)
     sensitive = current["codes"][3]
 
-    report = {"overall": accuracy_and_fairness(teacher_right, candidate_right, agree, positive, sensitive)}
+    report = {"overall": accuracy_and_fairness(teacher_right, candidate_right, agree, positive, sensitive, current)}
     drift = {}
     for f in range(FEATURES):
         drift[f"f{f}"] = numeric_drift(reference["features"][f], current["features"][f])
     drift["(prediction)"] = numeric_drift(reference["candidate"], current["candidate"])
-    report["drift"] = drift
+    adjusted = holm(np.array([d[-1] for d in drift.values()]))
+    report["drift"] = {name: (*d, p) for (name, d), p in zip(drift.items(), adjusted)}
+    report["missingValueIncrease"] = missing_value_increase(reference, current)
 
     slices = {}
     for column, name in enumerate(("region", "device", "tier")):
@@ -136,10 +219,12 @@ def evaluate(reference, current):
         for value in np.unique(current_codes):
             mask = current_codes == value
             reference_mask = reference_codes == value
+            rows = {key: current[key][mask] for key in ("teacher", "candidate", "labels")}
             entry = accuracy_and_fairness(
-                teacher_right[mask], candidate_right[mask], agree[mask], positive[mask], sensitive[mask]
+                teacher_right[mask], candidate_right[mask], agree[mask], positive[mask], sensitive[mask], rows
             )
-            entry["psi"] = numeric_drift(reference["candidate"][reference_mask], current["candidate"][mask])[0]
+            value, p_value = numeric_drift(reference["candidate"][reference_mask], current["candidate"][mask], False)
+            entry["psi"] = (value, p_value)
             slices[f"{name}={value}"] = entry
     report["slices"] = slices
 
@@ -163,6 +248,10 @@ def main():
             "worstPsi": worst,
             "accuracyDrop": report["overall"]["accuracyDrop"],
             "demographicParity": report["overall"]["demographicParity"],
+            "negativeFlipRate": report["overall"]["negativeFlipRate"][0],
+            "classRecallDrop": report["overall"]["classRecallDrop"][0],
+            "calibrationChange": report["overall"]["calibrationChange"][0],
+            "missingValueIncrease": report["missingValueIncrease"],
         },
         sys.stdout,
     )

@@ -1,4 +1,4 @@
-import type { DatasetRole, EvaluationBatch } from '../metrics/batch.js';
+import type { DatasetRole, EvaluationBatch, Screening } from '../metrics/batch.js';
 import type { TextColumn } from '../metrics/text-column.js';
 
 /**
@@ -40,6 +40,8 @@ interface PackedBatch {
   labels?: PackedArray;
   sensitive?: PackedText;
   slices: [string, PackedText][];
+  /** A few counts: it travels as it is, in the message. */
+  screening?: Screening;
 }
 
 type NumberArray = Float64Array | Float32Array | Int32Array;
@@ -98,6 +100,7 @@ export class BatchPacker {
     };
     if (batch.labels) entry.labels = place(batch.labels);
     if (batch.sensitive) entry.sensitive = text('sensitive', batch.sensitive);
+    if (batch.screening) entry.screening = batch.screening;
     this.batches.push(entry);
     this.rows += batch.rows;
   }
@@ -154,6 +157,7 @@ export class BatchUnpacker {
       };
       if (packed.labels) batch.labels = view(packed.labels) as Float64Array;
       if (packed.sensitive) batch.sensitive = text('sensitive', packed.sensitive);
+      if (packed.screening) batch.screening = packed.screening;
       return batch;
     });
   }

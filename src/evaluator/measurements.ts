@@ -4,23 +4,46 @@
  * row metrics; across shards latency sketches merge, throughput and energy add up, memory keeps
  * the largest.
  */
-import type { PowerMethod as StatusPowerMethod } from '../api/v1alpha1/index.js';
-import type { EnergyMethod, EvaluationAccumulator } from '../metrics/index.js';
-import { measureEnergy, measureLatency, measureThroughput, type PowerMethod } from './measure/index.js';
+import type { PowerMethod } from '../api/v1alpha1/index.js';
+import { energyMethodNames, type EvaluationAccumulator } from '../metrics/index.js';
+import {
+  defaultEnergyWindows,
+  measureEnergy,
+  measureLatency,
+  measureThroughput,
+  type EnergyWindows,
+} from './measure/index.js';
 import type { LoadedModel } from './models.js';
 
 export interface MeasurementBudget {
   /** Timed one-row requests per model, after `latencyWarmup` untimed ones. */
   latencyRequests: number;
   latencyWarmup: number;
-  /** How long the candidate runs back to back at the batch size for throughput and power. */
+  /**
+   * How long the candidate runs back to back at the batch size, counted, for throughput and
+   * power; it follows `energy.rampMs` of uncounted load, and the idle baseline comes before both.
+   */
   throughputMs: number;
+  energy: EnergyWindows;
 }
 
-/** What a pod measures: a p95 from 200 requests, 2 s of sustained load. */
-export const fullBudget: MeasurementBudget = { latencyRequests: 200, latencyWarmup: 20, throughputMs: 2000 };
-/** Enough to exercise every measurement in tests and local tries, in well under a second. */
-export const quickBudget: MeasurementBudget = { latencyRequests: 30, latencyWarmup: 3, throughputMs: 150 };
+/**
+ * What a pod measures: a p95 from 200 requests; 1 s settling and 2 s idle, then 1 s of ramp and
+ * 2 s of sustained load counted (20 readings at 10 per second in each measured window).
+ */
+export const fullBudget: MeasurementBudget = {
+  latencyRequests: 200,
+  latencyWarmup: 20,
+  throughputMs: 2000,
+  energy: defaultEnergyWindows,
+};
+/** Enough to exercise every measurement in tests and local tries, in about a second. */
+export const quickBudget: MeasurementBudget = {
+  latencyRequests: 30,
+  latencyWarmup: 3,
+  throughputMs: 150,
+  energy: { settleMs: 0, idleMs: 300, rampMs: 50 },
+};
 
 /** PRUNEGUARD_MEASUREMENT=quick selects the small budget; anything else (or unset) the full one. */
 export function budgetFromEnvironment(env: NodeJS.ProcessEnv = process.env): MeasurementBudget {
@@ -62,26 +85,15 @@ export function recordMemory(
   return runtime ? 'runtime' : 'nonZeroParameters';
 }
 
-const statusPowerMethods: Record<PowerMethod, StatusPowerMethod> = {
-  nvml: 'NVML',
-  rapl: 'RAPL',
-  'cpu-estimate': 'Estimate',
-};
-const energyMethods: Record<PowerMethod, EnergyMethod> = {
-  nvml: 'nvml',
-  rapl: 'rapl',
-  'cpu-estimate': 'estimate',
-};
-
 export interface PerformanceResult {
-  powerMethod: StatusPowerMethod;
+  powerMethod: PowerMethod;
   powerDetail: string;
 }
 
 /**
- * Latency of both models (one row at a time), then the candidate under sustained load at the
- * batch size, metered: the same run gives throughputQps and the energy behind powerWatts and
- * carbonKgPer1M.
+ * Latency of both models (one row at a time), then the device idle, then the candidate under
+ * sustained load at the batch size, metered: the same run gives throughputQps, and with the idle
+ * baseline the attributed energy behind powerWatts, energyPer1kInferencesJoules and carbonKgPer1M.
  */
 export async function recordPerformance(
   accumulator: EvaluationAccumulator,
@@ -99,22 +111,25 @@ export async function recordPerformance(
     accumulator.recordLatency({ model: model.role, milliseconds });
   }
   const energy = await measureEnergy(
-    async () => {
+    async (rampMs) => {
       const run = await measureThroughput(models.candidate, sample.features, sample.rows, {
         batchSize,
         durationMs: budget.throughputMs,
+        rampMs,
         deadline,
       });
       accumulator.recordThroughput(run);
-      return run.inferences;
+      return run;
     },
-    { executionProvider: models.candidate.executionProvider },
+    { executionProvider: models.candidate.executionProvider, windows: budget.energy },
   );
   accumulator.recordEnergy({
     joules: energy.joules,
     inferences: energy.inferences,
     seconds: energy.seconds,
-    method: energyMethods[energy.method],
+    method: energy.method,
+    idleWatts: energy.idleWatts,
+    joulesStandardError: energy.joulesStandardError,
   });
-  return { powerMethod: statusPowerMethods[energy.method], powerDetail: energy.detail };
+  return { powerMethod: energyMethodNames[energy.method], powerDetail: energy.detail };
 }

@@ -7,7 +7,7 @@
  */
 import type { PowerMethod, PrunedModelEvaluationSpec } from '../api/v1alpha1/index.js';
 import type { EvaluationAccumulator, EvaluationBatch } from '../metrics/index.js';
-import type { DatasetRole } from '../metrics/batch.js';
+import type { DatasetRole, Screening } from '../metrics/batch.js';
 import type { TextColumn } from '../metrics/text-column.js';
 import type { Logger } from '../telemetry/logger.js';
 import { checkDeadline, evaluationDeadline } from './deadline.js';
@@ -20,9 +20,17 @@ import {
   type MeasurementBudget,
 } from './measurements.js';
 import { MetricThread } from './metric-thread.js';
+import {
+  addScreening,
+  describeMissing,
+  emptyScreening,
+  screenBatch,
+  screeningPlan,
+  type ScreeningPlan,
+} from './missing-values.js';
 import { shardEvaluationOptions } from './shard-state.js';
 import { checkCompatible, openModel, type LoadedModel } from './models.js';
-import { checkShard, shardRows } from './shard.js';
+import { checkShard, globalRow, shardRows } from './shard.js';
 
 export interface Progress {
   phase: 'loading' | DatasetRole | 'measuring';
@@ -98,35 +106,59 @@ export async function evaluateShard(
       'where categories and classes came from',
     );
     checkEncodedWidth(teacher, candidate, encoding);
+    const plan = screeningPlan(spec.data.missingValues, encoding, teacher, candidate);
 
     const metrics = await MetricThread.start(shardEvaluationOptions(spec, encoding.positiveClass));
     let accumulator: EvaluationAccumulator;
     const sample: Sample = { features: new Float32Array(0), rows: 0 };
     const rows = { reference: 0, current: 0 };
+    const screened = { reference: emptyScreening(), current: emptyScreening() };
     const models = { teacher, candidate };
+    let outputWidth: number | undefined;
     try {
       for (const dataset of ['reference', 'current'] as const) {
         progress({ phase: dataset, rows: 0 });
-        for await (const batch of shardBatches(spec, dataset, encoding, shard, deadline)) {
-          const evaluated = await evaluateBatch(batch, dataset, models, encoding, spec);
-          keepSample(sample, evaluated.features, batch.rows, dataset);
-          await metrics.update(evaluated.batch);
-          rows[dataset] += batch.rows;
+        // Counts of rows that reached no batch yet (all rejected) ride with the next one.
+        let unsent = emptyScreening();
+        for await (const read of screenedBatches(spec, dataset, encoding, plan, shard, deadline)) {
+          addScreening(screened[dataset], read.screening);
+          addScreening(unsent, read.screening);
+          const batch = read.batch;
+          if (batch.rows > 0) {
+            const evaluated = await evaluateBatch(batch, dataset, models, encoding, spec);
+            evaluated.batch.screening = unsent;
+            unsent = emptyScreening();
+            outputWidth = evaluated.batch.outputWidth;
+            keepSample(sample, evaluated.features, batch.rows, dataset);
+            await metrics.update(evaluated.batch);
+            rows[dataset] += batch.rows;
+          }
           progress({ phase: dataset, rows: rows[dataset] });
           checkDeadline(
             deadline,
             (why) => `${dataset} data ${spec.data[dataset].uri}: ${why} after ${rows[dataset]} rows`,
           );
         }
+        if (unsent.rowsRead > 0) {
+          outputWidth ??= await outputWidthOf(teacher, inputWidth(encoding));
+          await metrics.update(screeningOnly(dataset, unsent, outputWidth, spec));
+        }
+        reportMissing(screened[dataset], `${dataset} data ${spec.data[dataset].uri}`, plan, options.log);
       }
       accumulator = await metrics.finish();
     } finally {
       await metrics.close();
     }
-    if (sample.rows === 0)
+    if (sample.rows === 0) {
+      const { reference, current } = screened;
+      if (reference.rowsRejected + current.rowsRejected > 0)
+        throw new Error(
+          `shard ${shard.index} of ${shard.count}: every row has a missing or invalid feature value and was rejected (spec.data.missingValues.policy reject): reference data ${spec.data.reference.uri} ${reference.rowsRejected} rows (${describeMissing(reference)}), current data ${spec.data.current.uri} ${current.rowsRejected} rows (${describeMissing(current)})`,
+        );
       throw new Error(
         `shard ${shard.index} of ${shard.count} has no rows: ${spec.data.reference.uri} and ${spec.data.current.uri} hold fewer rows than there are shards`,
       );
+    }
 
     progress({ phase: 'measuring', rows: rows.current });
     const memoryBasis = recordMemory(accumulator, teacher, candidate);
@@ -181,13 +213,14 @@ function checkEncodedWidth(teacher: LoadedModel, candidate: LoadedModel, encodin
  * The shard's rows of one dataset in batches of about rowsPerRead: the file is read in batches
  * `count` times larger, so each shard's share is about that many rows.
  */
-async function* shardBatches(
+async function* screenedBatches(
   spec: PrunedModelEvaluationSpec,
   dataset: DatasetRole,
   encoding: DataEncoding,
+  plan: ScreeningPlan,
   shard: { index: number; count: number },
   deadline: AbortSignal,
-): AsyncGenerator<RecordBatch> {
+): AsyncGenerator<{ batch: RecordBatch; screening: Screening }> {
   let offset = 0;
   const uri = spec.data[dataset].uri;
   for await (const batch of openTable(uri, {
@@ -198,9 +231,66 @@ async function* shardBatches(
     ...formatOption(spec.data.format),
   })) {
     const mine = shardRows(batch, offset, shard);
+    const at = offset;
     offset += batch.rows;
-    if (mine.rows > 0) yield mine;
+    if (mine.rows > 0)
+      yield screenBatch(mine, plan, {
+        data: `${dataset} data ${uri}`,
+        rowOf: (row) => globalRow(row, at, shard),
+      });
   }
+}
+
+/**
+ * A batch of no rows that carries screening counts to the metrics: the rows read since the last
+ * batch sent were all rejected. Its slice columns are there (empty) for the slice crosses.
+ */
+function screeningOnly(
+  dataset: DatasetRole,
+  screening: Screening,
+  outputWidth: number,
+  spec: PrunedModelEvaluationSpec,
+): EvaluationBatch {
+  const empty = (): TextColumn => ({ codes: new Int32Array(0), values: [] });
+  return {
+    dataset,
+    rows: 0,
+    numericFeatures: {},
+    categoricalFeatures: {},
+    teacherScores: new Float32Array(0),
+    candidateScores: new Float32Array(0),
+    outputWidth,
+    slices: Object.fromEntries(spec.data.slices.map((name) => [name, empty()])),
+    screening,
+  };
+}
+
+/** Scores per row: from the model's declared output shape, or from one row of zeros. */
+async function outputWidthOf(teacher: LoadedModel, width: number): Promise<number> {
+  return teacher.signature.outputWidth ?? (await teacher.predict(new Float32Array(width), 1)).length;
+}
+
+/** One warning per dataset with missing values: which features, how many, what was done. */
+function reportMissing(
+  screening: Screening,
+  data: string,
+  plan: ScreeningPlan,
+  log: Logger | undefined,
+): void {
+  const missing = describeMissing(screening);
+  if (missing === '') return;
+  const done =
+    plan.policy === 'reject'
+      ? `${screening.rowsRejected} of ${screening.rowsRead} rows rejected`
+      : `imputed from the models' metadata in ${screening.rowsRead} rows read`;
+  log?.warn(
+    {
+      rowsRead: screening.rowsRead,
+      rowsRejected: screening.rowsRejected,
+      missing: screening.missingByFeature,
+    },
+    `${data}: missing or invalid feature values (${missing}); ${done} (spec.data.missingValues.policy ${plan.policy})`,
+  );
 }
 
 async function evaluateBatch(

@@ -22,14 +22,25 @@ export function checkShard(shard: Shard): void {
 /** The shard's rows of `batch`, whose first row has global index `offset`. */
 export function shardRows(batch: RecordBatch, offset: number, shard: Shard): RecordBatch {
   if (shard.count === 1) return batch;
-  const first = (((shard.index - offset) % shard.count) + shard.count) % shard.count;
+  const first = globalRow(0, offset, shard) - offset;
   const picked: number[] = [];
   for (let row = first; row < batch.rows; row += shard.count) picked.push(row);
+  return takeRows(batch, picked);
+}
+
+/** The global row index (0-based, in file order) of row `row` of the shard's batch that `shardRows` cut at `offset`. */
+export function globalRow(row: number, offset: number, shard: Shard): number {
+  const first = (((shard.index - offset) % shard.count) + shard.count) % shard.count;
+  return offset + first + row * shard.count;
+}
+
+/** The rows `picked` (ascending) of every column of `batch`. */
+export function takeRows(batch: RecordBatch, picked: ArrayLike<number>): RecordBatch {
   const columns: Record<string, Column> = {};
   for (const [name, column] of Object.entries(batch.columns)) {
     if (column instanceof Float64Array) {
       const values = new Float64Array(picked.length);
-      picked.forEach((row, i) => (values[i] = column[row]!));
+      for (let i = 0; i < picked.length; i++) values[i] = column[picked[i]!]!;
       columns[name] = values;
     } else {
       columns[name] = pickRows(column, picked);

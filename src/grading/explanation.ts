@@ -11,6 +11,8 @@ export function formatValue(metric: GradedMetric['name'], value: number): string
       return `${trim(value.toFixed(value < 10 ? 2 : 0))} ms`;
     case 'W':
       return `${trim(value.toFixed(1))} W`;
+    case 'J':
+      return `${trim(Math.abs(value) < 0.1 && value !== 0 ? value.toPrecision(3) : value.toFixed(1))} J`;
     case 'inferences/s':
       return `${trim(value.toFixed(0))}/s`;
     case 'kg CO2e':

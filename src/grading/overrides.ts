@@ -32,11 +32,15 @@ export interface GradingOverrides {
 export const defaultMinSamples: Record<MetricName, number> = {
   accuracyDrop: 30,
   negativeFlipRate: 30,
+  classRecallDrop: 30,
+  calibrationChange: 100,
   p95LatencyMs: 20,
   memoryRatio: 1,
   powerWatts: 1,
+  energyPer1kInferencesJoules: 1,
   demographicParity: 30,
   psi: 100,
+  missingValueIncrease: 30,
   throughputQps: 1,
   carbonKgPer1M: 1,
 };

@@ -1,6 +1,8 @@
 import { newcombePaired, wilson, zFor } from './intervals.js';
 import type { MetricOutcome, MetricResult, TestedValues } from './metric-result.js';
+import { negativeFlipRate } from './negative-flip-rate.js';
 import type { EvaluationOptions } from './options.js';
+import type { RowMetricKind } from './row-metric.js';
 import type { DecodedBatch } from './predictions.js';
 import { holmAdjusted, mcnemarExactPValue } from './significance.js';
 import { readCount, readNonNegative, readNumber, readObject, requireThat } from './state-checks.js';
@@ -310,6 +312,11 @@ export class AccuracyDropAccumulator {
     };
   }
 
+  /** accuracyDrop, and negativeFlipRate from the same paired table. */
+  outcomes(): MetricOutcome[] {
+    return [this.result(), negativeFlipRate(this.pairedTable(), this.options)];
+  }
+
   toJSON(): AccuracyDropState {
     return { ...this.state };
   }
@@ -324,7 +331,7 @@ export class AccuracyDropAccumulator {
    * the signed extra error), the paired table adding up to the labelled rows, and the fields of
    * the other task 0.
    */
-  static fromJSON(json: unknown, options: EvaluationOptions, where = 'accuracy'): AccuracyDropAccumulator {
+  static fromJSON(json: unknown, options: EvaluationOptions, where: string): AccuracyDropAccumulator {
     const state = readObject(json, where);
     const accumulator = new AccuracyDropAccumulator(options);
     const s = accumulator.state;
@@ -355,3 +362,19 @@ export class AccuracyDropAccumulator {
     return accumulator;
   }
 }
+
+export const accuracyDropMetric: RowMetricKind<AccuracyDropAccumulator> = {
+  name: 'accuracyDrop',
+  since: 1,
+  metrics: ['accuracyDrop', 'negativeFlipRate'],
+  perSlice: true,
+  create: (options) => new AccuracyDropAccumulator(options),
+  fromJSON: (state, { options, where, rows }) => {
+    const accumulator = AccuracyDropAccumulator.fromJSON(state, options, where);
+    requireThat(
+      accumulator.rows === rows.current,
+      `${where}.rows is ${accumulator.rows}, expected the current rows (${rows.current})`,
+    );
+    return accumulator;
+  },
+};

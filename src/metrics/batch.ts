@@ -3,6 +3,7 @@
  * data file); performance measurements arrive separately because they are not per row.
  */
 
+import type { PowerMethod } from '../api/v1alpha1/index.js';
 import type { TextColumn } from './text-column.js';
 
 export type DatasetRole = 'reference' | 'current';
@@ -29,6 +30,19 @@ export interface EvaluationBatch {
   sensitive?: TextColumn;
   /** Value of each slice column per row. */
   slices: Record<string, TextColumn>;
+  /**
+   * What the evaluator found screening the rows this batch came from for missing or invalid
+   * feature values (spec.data.missingValues): `rows` are the kept ones, rowsRead − rowsRejected.
+   * Without it the batch's own feature columns are what was read.
+   */
+  screening?: Screening;
+}
+
+/** Rows read, rows rejected, and per feature the cells missing or invalid among all rows read. */
+export interface Screening {
+  rowsRead: number;
+  rowsRejected: number;
+  missingByFeature: Record<string, number>;
 }
 
 export interface LatencySamples {
@@ -58,9 +72,27 @@ export const energyMethods = ['nvml', 'rapl', 'estimate'] as const;
 
 export type EnergyMethod = (typeof energyMethods)[number];
 
+/** What users read for each method (status.powerMethod, the energy metrics' details). */
+export const energyMethodNames: Record<EnergyMethod, PowerMethod> = {
+  nvml: 'NVML',
+  rapl: 'RAPL',
+  estimate: 'Estimate',
+};
+
+/** One metered run of the candidate: the loaded window after the ramp, and the idle baseline before it. */
 export interface EnergySample {
+  /** What the meter read in the loaded window (board, socket or estimate: the idle power included). */
   joules: number;
+  /** Inferences counted in that window. */
   inferences: number;
   seconds: number;
   method: EnergyMethod;
+  /**
+   * Mean power the same meter read idle before the run; attributed energy is
+   * joules − idleWatts × seconds. Without it (evaluators before idle baselines) the sample counts
+   * its whole reading, and the interval reaches down to attributing none of it.
+   */
+  idleWatts?: number;
+  /** Of the attributed joules, from the spread of the readings (default 0). */
+  joulesStandardError?: number;
 }

@@ -1,6 +1,7 @@
 import { newcombeIndependent } from './intervals.js';
 import type { MetricOutcome } from './metric-result.js';
 import type { EvaluationOptions } from './options.js';
+import type { RowMetricKind } from './row-metric.js';
 import type { DecodedBatch } from './predictions.js';
 import {
   maxCategories,
@@ -183,6 +184,10 @@ export class DemographicParityAccumulator {
     return details;
   }
 
+  outcomes(): MetricOutcome[] {
+    return [this.result()];
+  }
+
   toJSON(): DemographicParityState {
     return {
       groups: [...this.groups].map(([group, { rows, positives }]) => ({
@@ -204,11 +209,7 @@ export class DemographicParityAccumulator {
    * From its JSON, checked: each group named once, with at least one row, and its positives per
    * class (at most maxClasses) adding up to its rows: every row is predicted exactly one class.
    */
-  static fromJSON(
-    json: unknown,
-    options: EvaluationOptions,
-    where = 'fairness',
-  ): DemographicParityAccumulator {
+  static fromJSON(json: unknown, options: EvaluationOptions, where: string): DemographicParityAccumulator {
     const state = readObject(json, where);
     const accumulator = new DemographicParityAccumulator(options);
     const groups = readArray(state.groups, `${where}.groups`, maxCategories);
@@ -229,6 +230,24 @@ export class DemographicParityAccumulator {
     return accumulator;
   }
 }
+
+export const demographicParityMetric: RowMetricKind<DemographicParityAccumulator> = {
+  name: 'demographicParity',
+  since: 1,
+  metrics: ['demographicParity'],
+  perSlice: true,
+  create: (options) => new DemographicParityAccumulator(options),
+  fromJSON: (state, { options, where, rows, reading }) => {
+    const accumulator = DemographicParityAccumulator.fromJSON(state, options, where);
+    requireThat(
+      accumulator.rows <= rows.current,
+      `${where}: its groups hold ${accumulator.rows} rows, more than the current rows (${rows.current})`,
+    );
+    if (reading.expected && !reading.expected.sensitiveAttribute)
+      requireThat(accumulator.rows === 0, `${where} has groups, but the spec names no sensitiveAttribute`);
+    return accumulator;
+  },
+};
 
 function formatRate(rate: number): string {
   return `${(rate * 100).toFixed(1)}%`;

@@ -15,6 +15,9 @@ import type { DisabledMetric, MetricOutcome, MetricResult } from './metric-resul
 import { assertSameOptions, readOptions, resolveOptions, type EvaluationOptions } from './options.js';
 import { decodeBatch, type DecodedBatch } from './predictions.js';
 import { SliceGroup, type FeatureDrift, type SliceGroupState } from './slice-group.js';
+import { accuracyDropMetric } from './accuracy-drop.js';
+import { demographicParityMetric } from './demographic-parity.js';
+import { evaluationStateVersion } from './row-metrics.js';
 import {
   quote,
   readArray,
@@ -35,7 +38,8 @@ import { metricNames, type MetricName } from '../api/v1alpha1/thresholds.js';
  * relative error, floating-point sums up to rounding).
  */
 export interface EvaluationState {
-  version: 1;
+  /** `evaluationStateVersion`; states one version older are read too (`upgradeState`). */
+  version: number;
   options: EvaluationOptions;
   overall: SliceGroupState;
   /** e.g. {slice: 'region=eu,device_type=mobile', columns: ['region', 'device_type'], …} */
@@ -85,18 +89,20 @@ export class EvaluationAccumulator {
   private energy: EnergyAccumulator;
   /** Read from outside: what its sketches, and the merges into them, may allocate. */
   private budget: MemoryBudget | undefined;
+  /** The version of the state it was read from: its slices lack the row metrics added since. */
+  private stateVersion = evaluationStateVersion;
 
   constructor(options: Partial<EvaluationOptions> = {}) {
     this.options = resolveOptions(options);
-    this.overall = new SliceGroup(this.options, true);
+    this.overall = new SliceGroup(this.options, 'overall');
     this.latency = new LatencyAccumulator(this.options.latencyRelativeAccuracy, this.options.confidence);
     this.throughput = new ThroughputAccumulator();
     this.memory = new MemoryAccumulator();
-    this.energy = new EnergyAccumulator(this.options.gridIntensityKgPerKWh, this.options.pue);
+    this.energy = new EnergyAccumulator(this.options);
   }
 
   update(batch: EvaluationBatch): void {
-    if (batch.rows === 0) return;
+    if (batch.rows === 0 && !batch.screening) return;
     const decoded = decodeBatch(batch, this.options);
     this.overall.update(decoded);
     for (const [column, values] of Object.entries(batch.slices)) {
@@ -155,10 +161,14 @@ export class EvaluationAccumulator {
       throw new Error(
         `slice column ${columnsKey} has more than ${this.options.maxSliceValues} distinct values (now ${key}); slices are meant for low-cardinality columns (spec.data.maxSliceValues raises the limit, up to ${maxSliceValuesLimit})`,
       );
-    group = new SliceGroup(this.options, this.options.featureDriftPerSlice, state, where, {
-      ...reading,
-      budget: this.budget,
-    });
+    group = new SliceGroup(
+      this.options,
+      'slice',
+      state,
+      where,
+      { ...reading, budget: this.budget },
+      this.stateVersion,
+    );
     this.slices.set(key, group);
     this.sliceColumns.set(key, columns);
     return group;
@@ -203,9 +213,8 @@ export class EvaluationAccumulator {
       ...overall.disabled.map((d) => ({ disabled: d })),
       this.latency.result(),
       this.memory.result(),
-      this.energy.power(),
+      ...this.energy.results(),
       this.throughput.result(),
-      this.energy.carbon(),
     ];
     for (const outcome of outcomes) {
       if ('computed' in outcome) metrics.push(outcome.computed);
@@ -228,7 +237,7 @@ export class EvaluationAccumulator {
         disabled: sliceMetrics.disabled.sort(byName),
         drift,
       };
-      const fairness = group.fairness.details();
+      const fairness = group.metric(demographicParityMetric)?.details();
       if (fairness) report.fairness = fairness;
       return report;
     });
@@ -239,21 +248,22 @@ export class EvaluationAccumulator {
       disabled,
       slices,
       details: {
-        accuracy: this.overall.accuracy.details(),
+        // Every state version carries it (since 1), so the whole data always has it.
+        accuracy: this.overall.metric(accuracyDropMetric)!.details(),
         drift: overallDrift,
         latency: this.latency.details(),
         memory: this.memory.details(),
         energy: this.energy.details(),
       },
     };
-    const fairness = this.overall.fairness.details();
+    const fairness = this.overall.metric(demographicParityMetric)?.details();
     if (fairness) report.details.fairness = fairness;
     return report;
   }
 
   toJSON(): EvaluationState {
     return {
-      version: 1,
+      version: evaluationStateVersion,
       options: this.options,
       overall: this.overall.toJSON(),
       slices: [...this.slices].map(([slice, group]) => ({
@@ -275,11 +285,7 @@ export class EvaluationAccumulator {
    * their bucket arrays from the budget, and so do later merges into this accumulator.
    */
   static fromJSON(json: unknown, reading: StateReading = {}): EvaluationAccumulator {
-    const state = json as EvaluationState;
-    if (typeof state !== 'object' || state === null || state.version !== 1)
-      throw new Error(
-        `evaluation state: expected an object with version 1, got ${JSON.stringify((state as { version?: unknown } | null)?.version)}`,
-      );
+    const state = upgradeState(json);
     for (const key of [
       'options',
       'overall',
@@ -296,7 +302,15 @@ export class EvaluationAccumulator {
     const accumulator = new EvaluationAccumulator(readOptions(state.options, 'options', expected?.options));
     const options = accumulator.options;
     accumulator.budget = budget;
-    accumulator.overall = new SliceGroup(options, true, state.overall, 'overall', reading);
+    accumulator.stateVersion = state.version;
+    accumulator.overall = new SliceGroup(
+      options,
+      'overall',
+      state.overall,
+      'overall',
+      reading,
+      state.version,
+    );
     accumulator.readSlices(state.slices, reading);
     accumulator.latency = new LatencyAccumulator(
       options.latencyRelativeAccuracy,
@@ -307,7 +321,7 @@ export class EvaluationAccumulator {
     );
     accumulator.throughput = new ThroughputAccumulator(state.throughput);
     accumulator.memory = new MemoryAccumulator(state.memory);
-    accumulator.energy = new EnergyAccumulator(options.gridIntensityKgPerKWh, options.pue, state.energy);
+    accumulator.energy = new EnergyAccumulator(options, state.energy);
     return accumulator;
   }
 
@@ -351,6 +365,33 @@ export class EvaluationAccumulator {
       );
     });
   }
+}
+
+/**
+ * A state of this version, or of the one before (version 1 kept the row metrics as `accuracy`
+ * and `fairness` beside each other), moved to this version's shape; newer or older ones are
+ * refused with what the operator reads, so that a mismatched evaluator image says so.
+ */
+function upgradeState(json: unknown): EvaluationState {
+  const state = readObject(json, 'evaluation state');
+  const version = state.version;
+  if (version === evaluationStateVersion) return state as unknown as EvaluationState;
+  if (version !== 1)
+    throw new Error(
+      `evaluation state: version ${JSON.stringify(version)} is not one this operator reads (${1}–${evaluationStateVersion}); the evaluator image and the operator must come from compatible releases`,
+    );
+  const upgradeGroup = (group: unknown, where: string): unknown => {
+    const { accuracy, fairness, ...rest } = readObject(group, where);
+    return { ...rest, metrics: { accuracyDrop: accuracy, demographicParity: fairness } };
+  };
+  return {
+    ...state,
+    overall: upgradeGroup(state.overall, 'overall'),
+    slices: readArray(state.slices, 'slices', Number.POSITIVE_INFINITY).map((entry, i) => {
+      const slice = readObject(entry, `slices[${i}]`);
+      return { ...slice, state: upgradeGroup(slice.state, `slices[${i}].state`) };
+    }),
+  } as unknown as EvaluationState;
 }
 
 function columnsKey(columns: readonly string[]): string {

@@ -14,6 +14,7 @@ export type {
   MemoryMeasurement,
   ThroughputRun,
 } from './batch.js';
+export { energyMethodNames } from './batch.js';
 export { defaultEvaluationOptions, resolveOptions } from './options.js';
 export type { EvaluationOptions, Task } from './options.js';
 export type { DisabledMetric, MetricResult } from './metric-result.js';

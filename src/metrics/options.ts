@@ -1,4 +1,4 @@
-import { defaultMaxSliceValues } from '../api/v1alpha1/spec.js';
+import { defaultEnergy, defaultMaxSliceValues } from '../api/v1alpha1/spec.js';
 export type Task = 'classification' | 'regression';
 
 export interface EvaluationOptions {
@@ -44,9 +44,8 @@ export const defaultEvaluationOptions: EvaluationOptions = {
   confidence: 0.95,
   latencyRelativeAccuracy: 0.01,
   featureRelativeAccuracy: 0.02,
-  // IEA world average electricity carbon intensity, order of magnitude; set your region's value.
-  gridIntensityKgPerKWh: 0.4,
-  pue: 1,
+  gridIntensityKgPerKWh: defaultEnergy.gridIntensityKgPerKWh,
+  pue: defaultEnergy.pue,
 };
 
 export function resolveOptions(options: Partial<EvaluationOptions>): EvaluationOptions {

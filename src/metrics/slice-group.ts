@@ -1,5 +1,3 @@
-import { AccuracyDropAccumulator, type AccuracyDropState } from './accuracy-drop.js';
-import { DemographicParityAccumulator, type DemographicParityState } from './demographic-parity.js';
 import {
   CategoricalDrift,
   driftFromJSON,
@@ -12,8 +10,9 @@ import {
 } from './drift.js';
 import type { DisabledMetric, MetricOutcome, MetricResult } from './metric-result.js';
 import type { EvaluationOptions } from './options.js';
-import { negativeFlipRate } from './negative-flip-rate.js';
 import type { DecodedBatch } from './predictions.js';
+import type { RowAccumulator, RowMetricKind } from './row-metric.js';
+import { evaluationStateVersion, rowMetrics } from './row-metrics.js';
 import { holmAdjusted } from './significance.js';
 import {
   maxClasses,
@@ -33,8 +32,8 @@ import {
  */
 export interface SliceGroupState {
   rows: { reference: number; current: number };
-  accuracy: AccuracyDropState;
-  fairness: DemographicParityState;
+  /** Each row metric's state by its kind's name (row-metrics.ts). */
+  metrics: Record<string, unknown>;
   predictions: DriftState | null;
   /** [feature, drift] */
   features: [string, DriftState][];
@@ -52,28 +51,36 @@ export const predictionDriftName = '(prediction)';
 
 export class SliceGroup {
   rows = { reference: 0, current: 0 };
-  accuracy: AccuracyDropAccumulator;
-  fairness: DemographicParityAccumulator;
   predictions: Drift | undefined;
   readonly features = new Map<string, Drift>();
+  /** The row metrics this group keeps, by kind. */
+  private readonly accumulators = new Map<RowMetricKind, RowAccumulator>();
+  /** Kinds a shard's state from an older evaluator did not carry, with the version it had. */
+  private readonly absent = new Map<RowMetricKind, number>();
   private readonly budget: MemoryBudget | undefined;
+  /** Overall, or per slice with featureDriftPerSlice. */
+  private readonly withFeatures: boolean;
 
   /**
-   * From `state`, checked: each part on its own, then against the group's rows (accuracy counts
-   * every current row, the predictions every row, a feature at most every row) and against what
-   * `reading.expected` allows (the spec's features, fairness only with a sensitive attribute).
+   * From `state`, checked: each part on its own, then against the group's rows (the predictions
+   * count every row, a feature at most every row, each row metric checks its own) and against
+   * what `reading.expected` allows (the spec's features, fairness only with a sensitive
+   * attribute). `version` is the state's; a kind added since is absent, and says so.
    */
   constructor(
     private readonly options: EvaluationOptions,
-    private readonly withFeatures: boolean,
+    role: 'overall' | 'slice',
     state?: SliceGroupState,
     where = 'slice group',
     reading: StateReading = {},
+    version = evaluationStateVersion,
   ) {
     this.budget = reading.budget;
+    const overall = role === 'overall';
+    this.withFeatures = overall || options.featureDriftPerSlice;
+    const kinds = rowMetrics.filter((kind) => overall || kind.perSlice);
     if (state === undefined) {
-      this.accuracy = new AccuracyDropAccumulator(options);
-      this.fairness = new DemographicParityAccumulator(options);
+      for (const kind of kinds) this.accumulators.set(kind, kind.create(options));
       return;
     }
     const checked = readObject(state, where);
@@ -82,21 +89,20 @@ export class SliceGroup {
       reference: readCount(rows.reference, `${where}.rows.reference`),
       current: readCount(rows.current, `${where}.rows.current`),
     };
-    this.accuracy = AccuracyDropAccumulator.fromJSON(checked.accuracy, options, `${where}.accuracy`);
-    requireThat(
-      this.accuracy.rows === this.rows.current,
-      `${where}.accuracy.rows is ${this.accuracy.rows}, expected rows.current (${this.rows.current})`,
-    );
-    this.fairness = DemographicParityAccumulator.fromJSON(checked.fairness, options, `${where}.fairness`);
-    requireThat(
-      this.fairness.rows <= this.rows.current,
-      `${where}.fairness: its groups hold ${this.fairness.rows} rows, more than rows.current (${this.rows.current})`,
-    );
-    if (reading.expected && !reading.expected.sensitiveAttribute)
+    const metrics = readObject(checked.metrics, `${where}.metrics`);
+    for (const name of Object.keys(metrics))
       requireThat(
-        this.fairness.rows === 0,
-        `${where}.fairness has groups, but the spec names no sensitiveAttribute`,
+        kinds.some((kind) => kind.name === name),
+        `${where}.metrics.${quote(name)} is not a row metric ${overall ? '' : 'kept per slice '}(known: ${kinds.map((kind) => kind.name).join(', ')})`,
       );
+    for (const kind of kinds) {
+      if (kind.since > version && metrics[kind.name] === undefined) {
+        this.absent.set(kind, version);
+        continue;
+      }
+      const context = { options, where: `${where}.metrics.${kind.name}`, rows: this.rows, reading };
+      this.accumulators.set(kind, kind.fromJSON(metrics[kind.name], context));
+    }
     if (checked.predictions !== null) this.readPredictions(checked.predictions, `${where}.predictions`);
     const predicted = this.predictions?.rows() ?? { reference: 0, current: 0 };
     requireThat(
@@ -156,8 +162,7 @@ export class SliceGroup {
     const dataset = batch.dataset;
     const count = indices ? indices.length : batch.rows;
     this.rows[dataset] += count;
-    this.accuracy.update(decoded, indices);
-    this.fairness.update(decoded, indices);
+    for (const accumulator of this.accumulators.values()) accumulator.update(decoded, indices);
     this.updatePredictions(decoded, indices, count);
     if (!this.withFeatures) return;
     for (const [feature, values] of Object.entries(batch.numericFeatures)) {
@@ -219,8 +224,15 @@ export class SliceGroup {
   merge(other: SliceGroup): void {
     this.rows.reference += other.rows.reference;
     this.rows.current += other.rows.current;
-    this.accuracy.merge(other.accuracy);
-    this.fairness.merge(other.fairness);
+    for (const [kind, theirs] of other.accumulators) {
+      const ours = this.accumulators.get(kind);
+      if (ours) ours.merge(theirs);
+    }
+    // A kind one side lacks (an older shard) cannot describe the merged rows.
+    for (const [kind, version] of other.absent) {
+      this.accumulators.delete(kind);
+      this.absent.set(kind, Math.min(version, this.absent.get(kind) ?? version));
+    }
     if (other.predictions) {
       if (this.predictions === undefined) this.predictions = this.clone(other.predictions);
       else mergeDrift(this.predictions, other.predictions, predictionDriftName);
@@ -305,23 +317,38 @@ export class SliceGroup {
   } {
     const metrics: MetricResult[] = [];
     const disabled: DisabledMetric[] = [];
-    for (const outcome of [
-      this.accuracy.result(),
-      negativeFlipRate(this.accuracy.pairedTable(), this.options),
-      this.fairness.result(),
-      this.psi(drift),
-    ]) {
+    const outcomes: MetricOutcome[] = [this.psi(drift)];
+    for (const kind of rowMetrics) {
+      const accumulator = this.accumulators.get(kind);
+      if (accumulator) outcomes.push(...accumulator.outcomes());
+      const version = this.absent.get(kind);
+      if (version !== undefined)
+        for (const name of kind.metrics)
+          outcomes.push({
+            disabled: {
+              name,
+              reason: `a shard's evaluator is older (its state is version ${version}; ${name} needs ${kind.since})`,
+            },
+          });
+    }
+    for (const outcome of outcomes) {
       if ('computed' in outcome) metrics.push(outcome.computed);
       else disabled.push(outcome.disabled);
     }
     return { metrics, disabled };
   }
 
+  /** The row metric of `kind`, if this group keeps it (and its states all carried it). */
+  metric<A extends RowAccumulator>(kind: RowMetricKind<A>): A | undefined {
+    return this.accumulators.get(kind) as A | undefined;
+  }
+
   toJSON(): SliceGroupState {
     return {
       rows: { ...this.rows },
-      accuracy: this.accuracy.toJSON(),
-      fairness: this.fairness.toJSON(),
+      metrics: Object.fromEntries(
+        [...this.accumulators].map(([kind, accumulator]) => [kind.name, accumulator.toJSON()]),
+      ),
       predictions: this.predictions ? this.predictions.toJSON() : null,
       features: [...this.features].map(([feature, drift]): [string, DriftState] => [feature, drift.toJSON()]),
     };

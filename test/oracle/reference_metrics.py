@@ -11,6 +11,7 @@ import math
 import sys
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
@@ -191,13 +192,117 @@ def paired(request):
     return answer
 
 
+def probabilities(scores, width):
+    """Rows of probabilities: one score is P(class 1); several are used as they are when each row
+    lies in [0, 1] and sums to 1 within 1e-3, and go through a softmax otherwise."""
+    scores = np.asarray(scores, dtype=float)
+    if width == 1:
+        return np.stack([1 - scores, scores], axis=1)
+    rows = scores.reshape(-1, width)
+    exp = np.exp(rows - rows.max(axis=1, keepdims=True))
+    softmax = exp / exp.sum(axis=1, keepdims=True)
+    is_probability = np.all((rows >= 0) & (rows <= 1), axis=1) & (np.abs(rows.sum(axis=1) - 1) <= 1e-3)
+    return np.where(is_probability[:, None], rows, softmax)
+
+
+def expected_calibration_error(proba, labels, one_score, bins=15):
+    """Top-label ECE in equal-width bins (lo, hi] (Guo et al. 2017), written apart from the engine."""
+    top = np.argmax(proba, axis=1)
+    if one_score:
+        top = (proba[:, 1] >= 0.5).astype(int)
+    confidence = proba[np.arange(len(top)), top]
+    correct = (top == labels).astype(float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    # np.digitize(right=True): edges[i-1] < x <= edges[i] gives i; the bin is i - 1 (0 stays in the first).
+    which = np.clip(np.digitize(confidence, edges, right=True) - 1, 0, bins - 1)
+    gap = 0.0
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            gap += members.sum() / len(labels) * abs(correct[members].mean() - confidence[members].mean())
+    return float(gap)
+
+
+def per_class(request):
+    """Per-class recall of both models (sklearn), Brier scores (sklearn) and ECE (numpy)."""
+    from sklearn.metrics import brier_score_loss, recall_score
+
+    answer = {}
+    for name, case in request["perClass"].items():
+        width = case["outputWidth"]
+        class_count = max(2, width)
+        labels = np.asarray([np.nan if y is None else y for y in case["labels"]], dtype=float)
+        labelled = ~np.isnan(labels)
+        y = labels[labelled].astype(int)
+        teacher_classes = classes(case["teacherScores"], width, request["decisionThreshold"])[labelled]
+        candidate_classes = classes(case["candidateScores"], width, request["decisionThreshold"])[labelled]
+        everything = list(range(class_count))
+        result = {
+            "rows": np.bincount(y, minlength=class_count).tolist(),
+            "teacherRecall": recall_score(y, teacher_classes, labels=everything, average=None, zero_division=0).tolist(),
+            "candidateRecall": recall_score(y, candidate_classes, labels=everything, average=None, zero_division=0).tolist(),
+        }
+        for model in ("teacher", "candidate"):
+            proba = probabilities(case[f"{model}Scores"], width)[labelled]
+            if class_count == 2:
+                brier = brier_score_loss(y, proba[:, 1], pos_label=1)
+            else:
+                brier = brier_score_loss(y, proba, labels=everything, scale_by_half=False)
+            result[f"{model}Brier"] = float(brier)
+            result[f"{model}Ece"] = expected_calibration_error(proba, y, width == 1)
+        answer[name] = result
+    return answer
+
+
+def missing_values(request):
+    """Per dataset: rows read, rows with any missing or invalid feature, and per feature the cells
+    missing or invalid (numeric: not a finite number once coerced; categorical: null or empty),
+    read with pandas; then missingValueIncrease and its Newcombe interval."""
+    answer = {}
+    for dataset, spec in request["missingValues"].items():
+        path = spec["path"]
+        frame = pd.read_json(path, lines=True) if path.endswith(".jsonl") else pd.read_csv(path, keep_default_na=False)
+        masks = {}
+        for feature in request["numeric"]:
+            values = pd.to_numeric(frame[feature].replace("", np.nan), errors="coerce").astype(float)
+            masks[feature] = ~np.isfinite(values.to_numpy())
+        for feature in request["categorical"]:
+            column = frame[feature]
+            masks[feature] = (column.isna() | (column.astype(str) == "")).to_numpy()
+        rejected = np.logical_or.reduce(list(masks.values()))
+        answer[dataset] = {
+            "rowsRead": int(len(frame)),
+            "rowsRejected": int(rejected.sum()),
+            "missingByFeature": {feature: int(mask.sum()) for feature, mask in masks.items()},
+        }
+    ref, cur = answer["reference"], answer["current"]
+    increases = {
+        f: cur["missingByFeature"][f] / cur["rowsRead"] - ref["missingByFeature"][f] / ref["rowsRead"]
+        for f in sorted(cur["missingByFeature"])
+    }
+    worst = max(increases, key=lambda f: increases[f])
+    answer["value"] = increases[worst]
+    answer["worst"] = worst
+    answer["interval"] = newcombe_independent(
+        cur["missingByFeature"][worst], cur["rowsRead"], ref["missingByFeature"][worst], ref["rowsRead"],
+        request["confidence"],
+    )
+    return answer
+
+
 def main():
     request = json.load(sys.stdin)
+    if "missingValues" in request:
+        json.dump(missing_values(request), sys.stdout)
+        return
     if "significance" in request:
         json.dump(significance(request), sys.stdout)
         return
     if "paired" in request:
         json.dump(paired(request), sys.stdout)
+        return
+    if "perClass" in request:
+        json.dump(per_class(request), sys.stdout)
         return
     confidence = request["confidence"]
     answer = {}

@@ -49,6 +49,29 @@ export const slicePattern = '^[^=,]+=[^,]*(,[^=,]+=[^,]*)*$';
 export const defaultMaxSliceValues = 100;
 export const maxSliceValuesLimit = 500;
 
+/**
+ * spec.energy's defaults, which the metric engine's options default to as well: the IEA world average
+ * electricity carbon intensity (order of magnitude; set your region's) and a typical PUE.
+ */
+export const defaultEnergy = { gridIntensityKgPerKWh: 0.4, pue: 1.2 } as const;
+
+/**
+ * What the evaluator does with a row whose feature value is missing or invalid (an empty cell, null,
+ * NaN, ±Infinity, text in a numeric column): never hand the models NaN without saying so.
+ */
+export const missingValuePolicies = ['reject', 'impute', 'fail'] as const;
+
+export const MissingValues = object(
+  {
+    policy: stringEnum(missingValuePolicies, {
+      default: 'reject',
+      description:
+        'reject: such rows reach neither the models nor the row metrics and are counted per feature (missingValueIncrease); impute: the value the teacher declares in its metadata_props pruneguard.impute.<feature> replaces it (every feature needs one); fail: the run fails naming the data, the feature and the row.',
+    }),
+  },
+  { default: {}, description: 'Rows with a missing or invalid feature value.' },
+);
+
 export const Data = object(
   {
     reference: location('The data the candidate is compared on and the baseline for drift (PSI).'),
@@ -112,6 +135,7 @@ export const Data = object(
       description:
         'Distinct values a slice column (or cross) may have; more fails the run, since slices are for low-cardinality columns and every value costs state in each shard.',
     }),
+    missingValues: MissingValues,
   },
   {
     rules: [
@@ -325,13 +349,13 @@ export const Energy = object(
     gridIntensityKgPerKWh: Type.Number({
       minimum: 0,
       maximum: 2,
-      default: 0.4,
+      default: defaultEnergy.gridIntensityKgPerKWh,
       description: 'kg CO2e per kWh of the grid the nodes draw from.',
     }),
     pue: Type.Number({
       minimum: 1,
       maximum: 3,
-      default: 1.2,
+      default: defaultEnergy.pue,
       description: 'Power usage effectiveness of the data centre.',
     }),
   },
@@ -527,6 +551,7 @@ export const PrunedModelEvaluationSpec = object(
 
 export type PrunedModelEvaluationSpec = Static<typeof PrunedModelEvaluationSpec>;
 export type Data = Static<typeof Data>;
+export type MissingValues = Static<typeof MissingValues>;
 export type Schedule = Static<typeof Schedule>;
 export type Runtime = Static<typeof Runtime>;
 export type Thresholds = Static<typeof Thresholds>;

@@ -11,11 +11,15 @@
 export const metricNames = [
   'accuracyDrop',
   'negativeFlipRate',
+  'classRecallDrop',
+  'calibrationChange',
   'p95LatencyMs',
   'memoryRatio',
   'powerWatts',
+  'energyPer1kInferencesJoules',
   'demographicParity',
   'psi',
+  'missingValueIncrease',
   'throughputQps',
   'carbonKgPer1M',
 ] as const;
@@ -54,6 +58,22 @@ export const metricDefinitions: Record<MetricName, MetricDefinition> = {
     description:
       'share of labelled rows the teacher gets right and the candidate gets wrong (negative flips, Yan et al. 2021)',
   },
+  classRecallDrop: {
+    direction: 'lowerIsBetter',
+    defaults: { target: 0.05, warning: 0.1 },
+    passAtTarget: false,
+    unit: 'fraction',
+    description:
+      'largest per-class recall drop, teacher − candidate, over classes with at least minGroupCount labelled rows (McNemar per class, Holm)',
+  },
+  calibrationChange: {
+    direction: 'lowerIsBetter',
+    defaults: { target: 0.02, warning: 0.05 },
+    passAtTarget: false,
+    unit: 'fraction',
+    description:
+      'expected calibration error (top label, 15 equal-width bins) of the candidate − the teacher’s, on labelled rows',
+  },
   p95LatencyMs: {
     direction: 'lowerIsBetter',
     defaults: { target: 100, warning: 200 },
@@ -70,10 +90,18 @@ export const metricDefinitions: Record<MetricName, MetricDefinition> = {
   },
   powerWatts: {
     direction: 'lowerIsBetter',
-    defaults: { target: 30, warning: 50 },
+    defaults: { target: 150, warning: 300 },
     passAtTarget: false,
     unit: 'W',
-    description: 'average power while the candidate runs (NVML, RAPL or an estimate; the status says which)',
+    description:
+      'attributed power: average power while the candidate runs minus the same meter’s idle power before it (NVML, RAPL or an estimate; the status says which)',
+  },
+  energyPer1kInferencesJoules: {
+    direction: 'lowerIsBetter',
+    defaults: { target: 150, warning: 600 },
+    passAtTarget: false,
+    unit: 'J',
+    description: 'attributed energy (under load − idle, one meter) per 1000 candidate inferences',
   },
   demographicParity: {
     direction: 'lowerIsBetter',
@@ -88,6 +116,14 @@ export const metricDefinitions: Record<MetricName, MetricDefinition> = {
     passAtTarget: false,
     unit: 'index',
     description: 'population stability index, reference vs current, per feature and for predictions',
+  },
+  missingValueIncrease: {
+    direction: 'lowerIsBetter',
+    defaults: { target: 0.01, warning: 0.05 },
+    passAtTarget: false,
+    unit: 'fraction',
+    description:
+      'worst feature: share of current rows with the value missing or invalid − the same share in the reference',
   },
   throughputQps: {
     direction: 'higherIsBetter',

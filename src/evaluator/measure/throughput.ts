@@ -6,8 +6,13 @@ export interface ThroughputOptions {
   batchSize?: number;
   /** Requests in flight at once (default 1). */
   concurrency?: number;
-  /** How long to keep the model busy, in milliseconds (default 2000). */
+  /** How long to keep the model busy, in milliseconds (default 2000), after the ramp. */
   durationMs?: number;
+  /**
+   * How long the model runs before counting starts (default 0): the device's clocks and power
+   * climb for about a second once it is busy, and what is measured should be the steady state.
+   */
+  rampMs?: number;
   /** The evaluation's deadline, checked before every request. */
   deadline?: AbortSignal | undefined;
 }
@@ -18,6 +23,9 @@ export interface ThroughputSamples {
   seconds: number;
   batchSize: number;
   concurrency: number;
+  /** When counting started and stopped, in seconds on `performance.now()`'s clock. */
+  from: number;
+  to: number;
 }
 
 /**
@@ -40,19 +48,29 @@ export async function measureThroughput(
   );
   await Promise.all(requests.map((request) => model.predict(request, batchSize, batchSize)));
 
+  // Counted: the requests sent once the ramp is over, over the time from then to the last one's end.
   let sent = 0;
-  const start = process.hrtime.bigint();
-  const stopAt = start + BigInt(Math.round(durationMs * 1e6));
+  const countFrom = performance.now() + (options.rampMs ?? 0);
+  const stopAt = countFrom + durationMs;
   await Promise.all(
     requests.map(async (request) => {
-      while (process.hrtime.bigint() < stopAt) {
+      while (performance.now() < stopAt) {
         if (options.deadline)
           checkDeadline(options.deadline, (why) => `${why} while measuring throughput and power`);
+        const before = performance.now();
         await model.predict(request, batchSize, batchSize);
-        sent++;
+        if (before >= countFrom) sent++;
       }
     }),
   );
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  return { inferences: sent * batchSize, requests: sent, seconds, batchSize, concurrency };
+  const to = performance.now();
+  return {
+    inferences: sent * batchSize,
+    requests: sent,
+    seconds: (to - countFrom) / 1000,
+    batchSize,
+    concurrency,
+    from: countFrom / 1000,
+    to: to / 1000,
+  };
 }

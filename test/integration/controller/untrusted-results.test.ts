@@ -237,7 +237,8 @@ describe('shard results the operator must not trust', () => {
     it(`counts that are ${name} are refused before anything is graded or done`, async (t) => {
       const { evaluation } = await attacked(t, name, async (pod, asPod) => {
         const state = await genuineState(asPod, pod);
-        const accuracy = (state.overall as { accuracy: Record<string, number> }).accuracy;
+        const accuracy = (state.overall as { metrics: { accuracyDrop: Record<string, number> } }).metrics
+          .accuracyDrop;
         accuracy.candidateOnlyCorrect = tamper(accuracy.candidateOnlyCorrect! + 1);
         await writeShard(asPod, pod, runOf(pod), entry(shardIndex(pod), encode(state)));
         return 0;

@@ -81,11 +81,15 @@ describe('generated CRDs', () => {
     const design: Record<string, [number, number]> = {
       accuracyDrop: [0.02, 0.05],
       negativeFlipRate: [0.02, 0.05],
+      classRecallDrop: [0.05, 0.1],
+      calibrationChange: [0.02, 0.05],
       p95LatencyMs: [100, 200],
       memoryRatio: [0.5, 0.7],
-      powerWatts: [30, 50],
+      powerWatts: [150, 300],
+      energyPer1kInferencesJoules: [150, 600],
       demographicParity: [0.01, 0.05],
       psi: [0.1, 0.25],
+      missingValueIncrease: [0.01, 0.05],
       throughputQps: [1000, 500],
       carbonKgPer1M: [1, 5],
     };

@@ -116,14 +116,19 @@ describe('pruneguard evaluate', { concurrency: 3 }, () => {
     assert.deepEqual(rowMetrics(JSON.parse(sharded.stdout) as EvaluationStatusReport), rowMetrics(report));
   });
 
-  test('pruned-70 against its own reference data: no drift at all, Pass, exit 0', async () => {
+  test('pruned-70 against its own reference data: no drift at all; its lost Chinstraps are a drop the rows cannot confirm, exit 5', async () => {
     const file = await manifest('pass', { thresholds: lenient }, (m) => {
       m.spec.data.current = { uri: (m.spec.data.reference as { uri: string }).uri };
     });
     const run = await pruneguard(['evaluate', '-f', file, '-o', 'json']);
-    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.code, 5, run.stderr);
     const report = JSON.parse(run.stdout) as EvaluationStatusReport;
-    assert.equal(report.status.verdict, 'Pass', report.status.explanation);
+    assert.equal(report.status.verdict, 'Inconclusive', report.status.explanation);
+    assert.match(report.status.explanation, /^classRecallDrop /);
+    const worse = report.status.metrics
+      .filter((m) => m.grade !== 'Pass' && m.grade !== 'Disabled')
+      .map((m) => [m.name, m.grade]);
+    assert.deepEqual(worse, [['classRecallDrop', 'Inconclusive']]);
     const psi = report.status.metrics.find((m) => m.name === 'psi')!;
     assert.deepEqual([psi.value, psi.grade, (psi.detail as { pValue: number }).pValue], [0, 'Pass', 1]);
   });

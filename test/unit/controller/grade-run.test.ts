@@ -132,10 +132,10 @@ test('a state that does not match the digest its entry was first written with is
 
 test('a shard whose state fails a check is refused, naming the shard and the path', () => {
   const forged = stateOf(shard(2));
-  forged.overall.accuracy.candidateOnlyCorrect = -4;
+  (forged.overall.metrics.accuracyDrop as { candidateOnlyCorrect: number }).candidateOnlyCorrect = -4;
   rejected(
     runOf([encodeShardState(shard(1)), encodeState(forged)]),
-    /^shard 1: overall\.accuracy\.candidateOnlyCorrect is -4, expected a non-negative integer$/,
+    /^shard 1: overall\.metrics\.accuracyDrop\.candidateOnlyCorrect is -4, expected a non-negative integer$/,
   );
   const invented = stateOf(shard(2));
   invented.slices.push({ ...structuredClone(invented.slices[0]!), slice: 'Island=Atlantis' });

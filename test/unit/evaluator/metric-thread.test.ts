@@ -90,6 +90,29 @@ test('packed batches unpack to the same rows; a shared table travels once; a giv
   assert.deepEqual(unpacker.unpack(next.pack).map(plain), [plain(viewOf(whole, 0, 10))]);
 });
 
+test('every field of a batch survives the trip to the metric thread', () => {
+  // Required: a field added to EvaluationBatch must be given a value here, and then has to arrive.
+  const batch: Required<EvaluationBatch> = {
+    dataset: 'reference',
+    rows: 3,
+    numericFeatures: { mass: Float64Array.from([3.5, NaN, 4.25]) },
+    categoricalFeatures: { island: textColumn(['Dream', '', 'Biscoe']) },
+    teacherScores: Float32Array.from([0.25, 0.75, 0.5, 0.5, 1, 0]),
+    candidateScores: Float32Array.from([0.5, 0.5, 0, 1, 0.125, 0.875]),
+    outputWidth: 2,
+    labels: Float64Array.from([1, NaN, 0]),
+    sensitive: textColumn(['FEMALE', 'MALE', 'FEMALE']),
+    slices: { region: textColumn(['eu', 'us', 'eu']) },
+    screening: { rowsRead: 5, rowsRejected: 2, missingByFeature: { mass: 2, island: 1 } },
+  };
+  const packer = new BatchPacker();
+  packer.add(batch);
+  const { pack } = packer.take();
+  const [arrived, ...more] = new BatchUnpacker().unpack(structuredClone(pack, { transfer: [pack.buffer] }));
+  assert.equal(more.length, 0);
+  assert.deepStrictEqual({ ...arrived }, { ...batch });
+});
+
 test('the metric thread gives exactly the accumulator of an inline pass', async () => {
   const options = { sliceCrosses: [['region', 'device']] };
   const inline = new EvaluationAccumulator(options);

@@ -10,6 +10,8 @@ import {
   type EncodedShardState,
 } from '../../../src/evaluator/shard-state.js';
 import type { CategoricalDriftState, NumericDriftState } from '../../../src/metrics/drift.js';
+import type { AccuracyDropState } from '../../../src/metrics/accuracy-drop.js';
+import type { DemographicParityState } from '../../../src/metrics/demographic-parity.js';
 import { QuantileSketch, type EvaluationState } from '../../../src/metrics/index.js';
 import { penguinsAccumulator } from '../metrics/synthetic-data.js';
 import { fixtureEvaluation } from './fixture-specs.js';
@@ -45,13 +47,21 @@ function encodeState(state: unknown): EncodedShardState {
   return encodeText(JSON.stringify(state).replaceAll(`"${infinity}"`, '1e309'));
 }
 
-/** Sets the value at a dotted path (`overall.accuracy.rows`, `slices.0.state`). */
+/** Sets the value at a dotted path (`overall.metrics.accuracyDrop.rows`, `slices.0.state`). */
 function setAt(state: unknown, path: string, value: unknown): void {
   const keys = path.split('.');
   let at = state as Record<string, unknown>;
   for (const key of keys.slice(0, -1)) at = at[key] as Record<string, unknown>;
   if (value === undefined) delete at[keys.at(-1)!];
   else at[keys.at(-1)!] = value;
+}
+
+function accuracyOf(state: EvaluationState): AccuracyDropState {
+  return state.overall.metrics.accuracyDrop as AccuracyDropState;
+}
+
+function fairnessOf(state: EvaluationState): DemographicParityState {
+  return state.overall.metrics.demographicParity as DemographicParityState;
 }
 
 function refused(state: unknown, expected: RegExp, message?: string): void {
@@ -136,15 +146,24 @@ test('sketch buckets draw on the decoded budget: a few KB of JSON cannot make th
 });
 
 test('counts that are negative, infinite, 1e300, null, fractional or text are refused, naming the path', () => {
-  const path = 'overall.accuracy.candidateOnlyCorrect';
+  const path = 'overall.metrics.accuracyDrop.candidateOnlyCorrect';
   for (const [value, expected] of [
-    [-3, /^Error: overall\.accuracy\.candidateOnlyCorrect is -3, expected a non-negative integer$/],
-    [infinity, /overall\.accuracy\.candidateOnlyCorrect is Infinity, expected a non-negative integer/],
-    [1e300, /overall\.accuracy\.candidateOnlyCorrect is 1e\+300, too large for a count/],
-    [null, /overall\.accuracy\.candidateOnlyCorrect is null, expected a non-negative integer/],
-    [2.5, /overall\.accuracy\.candidateOnlyCorrect is 2\.5, expected a non-negative integer/],
-    ['7', /overall\.accuracy\.candidateOnlyCorrect is "7", expected a non-negative integer/],
-    [undefined, /overall\.accuracy\.candidateOnlyCorrect is missing, expected a non-negative integer/],
+    [
+      -3,
+      /^Error: overall\.metrics\.accuracyDrop\.candidateOnlyCorrect is -3, expected a non-negative integer$/,
+    ],
+    [
+      infinity,
+      /overall\.metrics\.accuracyDrop\.candidateOnlyCorrect is Infinity, expected a non-negative integer/,
+    ],
+    [1e300, /overall\.metrics\.accuracyDrop\.candidateOnlyCorrect is 1e\+300, too large for a count/],
+    [null, /overall\.metrics\.accuracyDrop\.candidateOnlyCorrect is null, expected a non-negative integer/],
+    [2.5, /overall\.metrics\.accuracyDrop\.candidateOnlyCorrect is 2\.5, expected a non-negative integer/],
+    ['7', /overall\.metrics\.accuracyDrop\.candidateOnlyCorrect is "7", expected a non-negative integer/],
+    [
+      undefined,
+      /overall\.metrics\.accuracyDrop\.candidateOnlyCorrect is missing, expected a non-negative integer/,
+    ],
   ] as const) {
     const state = genuineState();
     setAt(state, path, value);
@@ -157,9 +176,9 @@ test('every number is checked where it is: sums, sketches, measurements', () => 
     ['rows.current of a slice', 1e15, /too large for a count/],
     ['overall.rows.current', -1, /overall\.rows\.current is -1, expected a non-negative integer/],
     [
-      'overall.fairness.groups.0.positives.0',
+      'overall.metrics.demographicParity.groups.0.positives.0',
       infinity,
-      /overall\.fairness\.groups\[0\]\.positives\[0\] is Infinity/,
+      /overall\.metrics\.demographicParity\.groups\[0\]\.positives\[0\] is Infinity/,
     ],
     ['latency.candidate.sum', infinity, /latency\.candidate\.sum is Infinity, expected a finite number/],
     ['latency.candidate.min', -5, /latency\.candidate: min -5 is not in its lowest bucket/],
@@ -182,25 +201,25 @@ test('every number is checked where it is: sums, sketches, measurements', () => 
 
 test('parts of a state must agree with each other', () => {
   tamper(
-    (s) => (s.overall.accuracy.bothCorrect += 1),
-    /overall\.accuracy: bothCorrect \+ teacherOnlyCorrect \+ candidateOnlyCorrect \+ neitherCorrect = \d+, expected labelled/,
+    (s) => (accuracyOf(s).bothCorrect += 1),
+    /overall\.metrics\.accuracyDrop: bothCorrect \+ teacherOnlyCorrect \+ candidateOnlyCorrect \+ neitherCorrect = \d+, expected labelled/,
+  );
+  tamper((s) => (accuracyOf(s).agreements = accuracyOf(s).rows + 1), /agreements \(\d+\) exceed rows/);
+  tamper(
+    (s) => (accuracyOf(s).sumDeviation = 1),
+    /overall\.metrics\.accuracyDrop\.sumDeviation is 1, expected 0 for classification/,
   );
   tamper(
-    (s) => (s.overall.accuracy.agreements = s.overall.accuracy.rows + 1),
-    /agreements \(\d+\) exceed rows/,
+    (s) => (s.overall.rows.current += 1),
+    /overall\.metrics\.accuracyDrop\.rows is \d+, expected the current rows/,
   );
   tamper(
-    (s) => (s.overall.accuracy.sumDeviation = 1),
-    /overall\.accuracy\.sumDeviation is 1, expected 0 for classification/,
-  );
-  tamper((s) => (s.overall.rows.current += 1), /overall\.accuracy\.rows is \d+, expected rows\.current/);
-  tamper(
-    (s) => (s.overall.fairness.groups[0]!.rows += 1),
-    /overall\.fairness\.groups\[0\]: positives add up to \d+, expected rows/,
+    (s) => (fairnessOf(s).groups[0]!.rows += 1),
+    /overall\.metrics\.demographicParity\.groups\[0\]: positives add up to \d+, expected rows/,
   );
   tamper(
-    (s) => s.overall.fairness.groups.push(s.overall.fairness.groups[0]!),
-    /overall\.fairness\.groups\[2\] repeats group "(FEMALE|MALE)"/,
+    (s) => fairnessOf(s).groups.push(fairnessOf(s).groups[0]!),
+    /overall\.metrics\.demographicParity\.groups\[2\] repeats group "(FEMALE|MALE)"/,
   );
   tamper(
     (s) => (classes(s).categories[0]![1] += 1),
@@ -263,7 +282,7 @@ test('a state must be one the spec asks for: its slices, features and options', 
   tamper((s) => (s.options.positiveClass = 2), /options\.positiveClass is 2, expected unset/);
   tamper((s) => setAt(s, 'options.psiEpsilon', undefined), /options\.psiEpsilon is unset, expected 0\.0001/);
   tamper((s) => setAt(s, 'options.bins', 3), /options has an unknown option "bins"/);
-  tamper((s) => setAt(s, 'version', 2), /expected an object with version 1, got 2/);
+  tamper((s) => setAt(s, 'version', 3), /evaluation state: version 3 is not one this operator reads \(1–2\)/);
 });
 
 test('a spec with a positive class lets the state name an index, and only an index', () => {
@@ -293,8 +312,8 @@ test('without a spec (the evaluator reading its own states) only consistency is 
   const state = genuineState();
   state.overall.features[0]![0] = 'Wingspan (mm)';
   assert.doesNotThrow(() => decodeShardState(encodeState(state)));
-  state.overall.accuracy.rows = -1;
-  assert.throws(() => decodeShardState(encodeState(state)), /overall\.accuracy\.rows is -1/);
+  accuracyOf(state).rows = -1;
+  assert.throws(() => decodeShardState(encodeState(state)), /overall\.metrics\.accuracyDrop\.rows is -1/);
 });
 
 test('what is not a gzip+base64 JSON state says so', () => {
@@ -308,5 +327,8 @@ test('what is not a gzip+base64 JSON state says so', () => {
     /state is not gzip\+base64/,
   );
   assert.throws(() => decodeShardState(encodeText('{"version": 1,')), /state is not JSON/);
-  assert.throws(() => decodeShardState(encodeText('[1, 2]')), /expected an object with version 1/);
+  assert.throws(
+    () => decodeShardState(encodeText('[1, 2]')),
+    /evaluation state is an array of 2, expected an object/,
+  );
 });

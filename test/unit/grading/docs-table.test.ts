@@ -4,6 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
+import { defaultEnergy } from '../../../src/api/v1alpha1/spec.js';
 import { metricDefinitions, metricNames } from '../../../src/api/v1alpha1/thresholds.js';
 
 const docs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../docs/metrics.md');
@@ -21,4 +22,13 @@ test('the threshold table in docs/metrics.md matches src/api/v1alpha1/thresholds
     const row = `| ${name} | ${lower ? 'lower' : 'higher'} | ${pass} | ${band} | ${critical} |`;
     assert.ok(text.includes(row), `docs/metrics.md lacks the row: ${row}`);
   }
+});
+
+test('the energy defaults docs/metrics.md states are spec.energy’s', () => {
+  const text = readFileSync(docs, 'utf8').replace(/\s+/g, ' ');
+  for (const [field, value] of Object.entries(defaultEnergy))
+    assert.ok(
+      text.includes(`\`spec.energy.${field}\` (default ${value})`),
+      `docs/metrics.md should give spec.energy.${field} its default ${value}`,
+    );
 });

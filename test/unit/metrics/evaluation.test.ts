@@ -182,23 +182,33 @@ test('metrics without their inputs are reported disabled, with a reason, never c
     report.disabled.map((d) => d.name),
     [
       'negativeFlipRate',
+      'classRecallDrop',
+      'calibrationChange',
       'p95LatencyMs',
       'memoryRatio',
       'powerWatts',
+      'energyPer1kInferencesJoules',
       'demographicParity',
       'psi',
+      'missingValueIncrease',
       'throughputQps',
       'carbonKgPer1M',
     ],
   );
   assert.match(report.disabled.find((d) => d.name === 'psi')!.reason, /reference and current/);
+  assert.match(
+    report.disabled.find((d) => d.name === 'missingValueIncrease')!.reason,
+    /reference and current/,
+  );
   assert.equal(report.disabled.find((d) => d.name === 'negativeFlipRate')!.reason, 'no labels');
+  assert.equal(report.disabled.find((d) => d.name === 'classRecallDrop')!.reason, 'no labels');
+  assert.equal(report.disabled.find((d) => d.name === 'calibrationChange')!.reason, 'no labels');
 });
 
 test('a state that is not one refuses to load, naming what is wrong', () => {
   assert.throws(
-    () => EvaluationAccumulator.fromJSON({ version: 2 }),
-    /expected an object with version 1, got 2/,
+    () => EvaluationAccumulator.fromJSON({ version: '2' }),
+    /evaluation state: version "2" is not one this operator reads/,
   );
   const state = new EvaluationAccumulator({}).toJSON() as unknown as Record<string, unknown>;
   delete state.latency;

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { EvaluationAccumulator, type MetricResult } from '../../../src/metrics/index.js';
 import { wilson } from '../../../src/metrics/intervals.js';
 import { handBatch, pairedBatch } from './hand-batches.js';
+import { asVersion1 } from './older-states.js';
 
 function negativeFlipRate(engine: EvaluationAccumulator): MetricResult {
   const metric = engine.result().metrics.find((m) => m.name === 'negativeFlipRate');
@@ -108,9 +109,12 @@ test('adds nothing to the shard state: a state written before it reads, merges a
   const shard = new EvaluationAccumulator({});
   shard.update(pairedBatch({ both: 30, teacherOnly: 4, candidateOnly: 1, neither: 5 }));
   const state = shard.toJSON();
-  assert.deepEqual(Object.keys(state.overall.accuracy).sort(), Object.keys(before).sort());
-  // An older state, written out as JSON with exactly those counts: a = 30, b = 4, c = 1, d = 5.
-  const older = JSON.parse(JSON.stringify(state)) as unknown;
+  assert.deepEqual(
+    Object.keys(state.overall.metrics.accuracyDrop as object).sort(),
+    Object.keys(before).sort(),
+  );
+  // A version 1 state, written out as JSON with exactly those counts: a = 30, b = 4, c = 1, d = 5.
+  const older = asVersion1(state);
   const other = new EvaluationAccumulator({});
   other.update(pairedBatch({ both: 50, teacherOnly: 6, candidateOnly: 2, neither: 2 }));
   const merged = EvaluationAccumulator.fromJSON(older).merge(other);

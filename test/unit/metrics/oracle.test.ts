@@ -17,6 +17,10 @@ import {
 } from '../../../src/metrics/significance.js';
 import { textColumn, textValues } from '../../../src/metrics/text-column.js';
 import { gaussian, seededRandom, syntheticBatch } from './synthetic-data.js';
+import { openModel } from '../../../src/evaluator/models.js';
+import type { PairedTest } from '../../../src/metrics/metric-result.js';
+import { fileUri, fixtureManifest } from '../evaluator/fixture-specs.js';
+import { numericColumns, penguinsPool, poolBatch } from '../grading/penguins-pool.js';
 
 /**
  * Cross-checks against numpy/scipy (test/oracle/reference_metrics.py) on the same raw data.
@@ -531,4 +535,110 @@ test('McNemar’s exact p-value, the flip rates and their Wilson intervals agree
     `McNemar p over ${tables.length} tables up to b + c = 998,000: largest relative difference ${worst.toExponential(2)}`,
   );
   for (const line of lines) t.diagnostic(line);
+});
+
+interface PerClassAnswer {
+  rows: number[];
+  teacherRecall: number[];
+  candidateRecall: number[];
+  teacherBrier: number;
+  candidateBrier: number;
+  teacherEce: number;
+  candidateEce: number;
+}
+
+test('per-class recall drops agree with sklearn’s recall_score, Brier scores with brier_score_loss, ECE with numpy', async (t) => {
+  // The penguins fixture's 333 rows with the real teacher's and pruned candidates' outputs
+  // (softmax probabilities); the synthetic binary scores (one score per row, a tenth unlabelled);
+  // three classes of unnormalised scores (read through a softmax).
+  const pool = await penguinsPool();
+  const all = Array.from({ length: pool.rows }, (_, i) => i);
+  const penguins70 = poolBatch(pool, 'current', all);
+  const features = new Float32Array(pool.rows * 7);
+  const islands = ['Biscoe', 'Dream', 'Torgersen'];
+  for (let i = 0; i < pool.rows; i++) {
+    numericColumns.forEach((column, c) => (features[i * 7 + c] = pool.numeric[column]![i]!));
+    features[i * 7 + 4 + islands.indexOf(pool.island[i]!)] = 1;
+  }
+  const pruned95 = await openModel(fileUri(fixtureManifest.penguins.models['pruned-95']), 'candidate');
+  const penguins95 = { ...penguins70, candidateScores: await pruned95.predict(features, pool.rows) };
+  await pruned95.close();
+  const cases: Record<string, EvaluationBatch> = {
+    'penguins, pruned-70': penguins70,
+    'penguins, pruned-95': penguins95,
+    'binary, one score': withUnlabelled(
+      syntheticBatch({ dataset: 'current', rows: 9000, seed: 12, labels: true, candidateNoise: 0.6 }),
+      10,
+    ),
+    'three classes, scores': syntheticBatch({
+      dataset: 'current',
+      rows: 4000,
+      seed: 21,
+      labels: true,
+      outputWidth: 3,
+      candidateNoise: 0.8,
+    }),
+  };
+  const oracle = askPython({
+    decisionThreshold: 0.5,
+    perClass: Object.fromEntries(
+      Object.entries(cases).map(([name, batch]) => [
+        name,
+        {
+          outputWidth: batch.outputWidth,
+          teacherScores: [...batch.teacherScores],
+          candidateScores: [...batch.candidateScores],
+          labels: [...batch.labels!].map((y) => (Number.isNaN(y) ? null : y)),
+        },
+      ]),
+    ),
+  }) as Record<string, PerClassAnswer>;
+
+  for (const [name, batch] of Object.entries(cases)) {
+    // minGroupCount 1: every class is tested, so every class's drop is there to compare.
+    const engine = new EvaluationAccumulator({ minGroupCount: 1 });
+    engine.update(batch);
+    const report = engine.result();
+    const theirs = oracle[name]!;
+    const drops = report.metrics.find((m) => m.name === 'classRecallDrop')!;
+    const tests = drops.tests!.values as PairedTest[];
+    assert.deepEqual(
+      tests.map((v) => [v.subject, v.samples]),
+      theirs.rows.map((n, k) => [`class ${k}`, n]),
+      `${name}: labelled rows per class`,
+    );
+    tests.forEach((v, k) =>
+      closeTo(
+        v.value,
+        theirs.teacherRecall[k]! - theirs.candidateRecall[k]!,
+        1e-12,
+        `${name}: class ${k} recall drop`,
+      ),
+    );
+    const worst = drops.facts!.worstClass as number;
+    closeTo(
+      drops.facts!.worstClassTeacherRecall as number,
+      theirs.teacherRecall[worst]!,
+      1e-12,
+      `${name}: teacher recall`,
+    );
+    closeTo(
+      drops.facts!.worstClassCandidateRecall as number,
+      theirs.candidateRecall[worst]!,
+      1e-12,
+      `${name}: candidate recall`,
+    );
+    const calibration = report.metrics.find((m) => m.name === 'calibrationChange')!;
+    const facts = calibration.facts as Record<string, number>;
+    closeTo(facts.teacherBrier!, theirs.teacherBrier, 1e-12, `${name}: teacher Brier`);
+    closeTo(facts.candidateBrier!, theirs.candidateBrier, 1e-12, `${name}: candidate Brier`);
+    closeTo(facts.teacherEce!, theirs.teacherEce, 1e-12, `${name}: teacher ECE`);
+    closeTo(facts.candidateEce!, theirs.candidateEce, 1e-12, `${name}: candidate ECE`);
+    closeTo(calibration.value, theirs.candidateEce - theirs.teacherEce, 1e-12, `${name}: ECE change`);
+    t.diagnostic(
+      `${name}: recall drop per class ${tests.map((v) => v.value.toFixed(4)).join(' / ')} (sklearn ${theirs.teacherRecall.map((r, k) => (r - theirs.candidateRecall[k]!).toFixed(4)).join(' / ')}); ` +
+        `ECE ${facts.teacherEce!.toFixed(6)} → ${facts.candidateEce!.toFixed(6)} (numpy ${theirs.teacherEce.toFixed(6)} → ${theirs.candidateEce.toFixed(6)}); ` +
+        `Brier ${facts.teacherBrier!.toFixed(6)} → ${facts.candidateBrier!.toFixed(6)} (sklearn ${theirs.teacherBrier.toFixed(6)} → ${theirs.candidateBrier.toFixed(6)}); softmax rows ${facts.teacherSoftmaxRows} / ${facts.candidateSoftmaxRows}`,
+    );
+  }
 });

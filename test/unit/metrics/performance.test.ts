@@ -54,7 +54,7 @@ test('power and carbon from energy samples, recording how they were measured', (
   const energy = engine.result().details.energy;
   assert.deepEqual(energy.methods, ['estimate', 'rapl']);
   assert.deepEqual([energy.gridIntensityKgPerKWh, energy.pue, energy.joulesPerInference], [0.5, 1.2, 3.6]);
-  assert.match(metric(engine, 'powerWatts').detail!, /estimate\+rapl/);
+  assert.match(metric(engine, 'powerWatts').detail!, /Estimate\+RAPL/);
 });
 
 test('options are checked, naming the option', () => {

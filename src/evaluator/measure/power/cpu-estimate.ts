@@ -1,4 +1,5 @@
-import type { RunningMeter } from './meter.js';
+import { now, poll, type RunningMeter } from './meter.js';
+import type { Reading } from './window.js';
 
 /**
  * Default watts one fully busy core draws. A server core at load draws roughly 5–15 W
@@ -8,16 +9,24 @@ export const defaultWattsPerCore = 10;
 
 /**
  * An estimate when no meter is readable: this process's CPU time (user + system, onnxruntime's
- * threads included) times a per-core wattage. Idle power and other processes are not counted.
+ * threads included) times a per-core wattage, read every `intervalMs`. Other processes are not
+ * counted, so its idle window reads little more than the event loop.
  */
-export function startCpuEstimate(wattsPerCore = wattsPerCoreFromEnv()): RunningMeter {
+export function startCpuEstimate(wattsPerCore = wattsPerCoreFromEnv(), intervalMs = 100): RunningMeter {
   const start = process.cpuUsage();
+  const read = async (): Promise<Reading> => {
+    const used = process.cpuUsage(start);
+    return { seconds: now(), joules: ((used.user + used.system) / 1e6) * wattsPerCore };
+  };
+  const readings: Reading[] = [{ seconds: now(), joules: 0 }];
+  const sampler = poll(intervalMs, read, (reading) => readings.push(reading));
   return {
+    lagSeconds: 0,
     async stop() {
-      const used = process.cpuUsage(start);
-      const cpuSeconds = (used.user + used.system) / 1e6;
+      await sampler.stop();
+      const cpuSeconds = readings.at(-1)!.joules / wattsPerCore;
       return {
-        joules: cpuSeconds * wattsPerCore,
+        readings,
         detail: `estimate: ${cpuSeconds.toFixed(3)} CPU-seconds × ${wattsPerCore} W per core`,
       };
     },
