@@ -18,6 +18,7 @@ import { SliceGroup, type FeatureDrift, type SliceGroupState } from './slice-gro
 import { accuracyDropMetric } from './accuracy-drop.js';
 import { demographicParityMetric } from './demographic-parity.js';
 import { evaluationStateVersion } from './row-metrics.js';
+import { describeWorstSlice, worstSlice } from './worst-slice.js';
 import {
   quote,
   readArray,
@@ -241,6 +242,14 @@ export class EvaluationAccumulator {
       if (fairness) report.fairness = fairness;
       return report;
     });
+
+    const summary = worstSlice(slices, this.options);
+    const drop = metrics.find((metric) => metric.name === 'accuracyDrop');
+    if (summary && drop) {
+      const { detail, facts } = describeWorstSlice(summary);
+      drop.detail = drop.detail ? `${drop.detail} (${detail})` : detail;
+      drop.facts = { ...drop.facts, ...facts };
+    }
 
     const report: EvaluationReport = {
       rows: { ...this.overall.rows },

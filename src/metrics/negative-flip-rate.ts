@@ -23,6 +23,7 @@ export function negativeFlipRate(table: PairedTable | undefined, options: Evalua
   const negative = table.teacherOnlyCorrect;
   const positive = table.candidateOnlyCorrect;
   const agreement = wilson(table.agreements, table.rows, confidence);
+  const positiveInterval = wilson(positive, n, confidence);
   return {
     computed: {
       name,
@@ -34,6 +35,7 @@ export function negativeFlipRate(table: PairedTable | undefined, options: Evalua
         negativeFlips: negative,
         positiveFlips: positive,
         positiveFlipRate: positive / n,
+        positiveFlipRateInterval: [positiveInterval.lower, positiveInterval.upper],
         // Over every current row, labelled or not: how often the two models give the same class.
         agreement: table.agreements / table.rows,
         agreementInterval: [agreement.lower, agreement.upper],

@@ -24,10 +24,12 @@ test('b / labelled rows with a Wilson interval; positive flips and agreement (ov
   assert.equal(metric.interval!.method, 'wilson');
   // Agreement: a + d = 83 of 120 rows (every b, c and unlabelled row is a disagreement).
   const agreement = wilson(83, 120, 0.95);
+  const positive = wilson(5, 100, 0.95);
   assert.deepEqual(metric.facts, {
     negativeFlips: 12,
     positiveFlips: 5,
     positiveFlipRate: 0.05,
+    positiveFlipRateInterval: [positive.lower, positive.upper],
     agreement: 83 / 120,
     agreementInterval: [agreement.lower, agreement.upper],
   });
