@@ -57,6 +57,7 @@ export const passingThresholds = {
   throughputQps: { enabled: false },
   memoryRatio: { enabled: false },
   powerWatts: { enabled: false },
+  energyPer1kInferencesJoules: { enabled: false },
   carbonKgPer1M: { enabled: false },
 };
 
