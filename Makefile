@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_TS := node --import tsx
 PYTHON ?= python3
 
-.PHONY: help deps controlplane helm lua argo-rollouts build lint test test-unit test-integration bench demo crds fixtures clean
+.PHONY: help deps controlplane helm lua argo-rollouts image node node-clean build lint test test-unit test-integration bench demo crds fixtures clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -33,20 +33,30 @@ lua: ## build (or reuse from ~/.cache/pruneguard) glua, the gopher-lua Argo CD r
 argo-rollouts: ## build (or reuse from ~/.cache/pruneguard) the Argo Rollouts controller and kubectl plugin, with its CRDs
 	bash hack/argo-rollouts/build.sh
 
+image: node_modules/.installed ## build (or reuse from ~/.cache/pruneguard) the pruneguard image tarball, no Docker needed
+	bash hack/image/build.sh
+
+node: controlplane ## install containerd/runc/CNI (Debian) and build kubelet, kube-proxy, pause for the real test node
+	bash hack/node/install.sh
+	bash hack/node/build.sh
+
+node-clean: node_modules/.installed ## remove what a killed test run's real node left on this machine
+	$(NODE_TS) test/support/real-node.ts cleanup
+
 build: node_modules/.installed ## compile TypeScript to dist/
 	npm run build
 
 lint: node_modules/.installed ## type-check, eslint and prettier
 	npm run lint
 
-test: deps controlplane helm lua argo-rollouts ## unit + integration tests (everything)
+test: deps controlplane helm lua argo-rollouts image node ## unit + integration tests (everything)
 	npm run test:unit
 	$(NODE_TS) test/integration/run.ts
 
 test-unit: deps
 	npm run test:unit
 
-test-integration: deps controlplane helm lua argo-rollouts
+test-integration: deps controlplane helm lua argo-rollouts image node
 	$(NODE_TS) test/integration/run.ts
 
 bench: deps controlplane argo-rollouts ## benchmarks: numbers and ratios
@@ -61,7 +71,14 @@ crds: node_modules/.installed ## regenerate crds/ from src/api (never edit crds/
 fixtures: node_modules/.installed ## rebuild test/fixtures (models trained on vega-datasets, pruned candidates)
 	$(NODE_TS) scripts/fixtures/build.ts
 
-demo: deps controlplane argo-rollouts ## start a local control plane and run pruneguard on it
+# The demo runs pruneguard from its image on a real node where the machine allows it, else on the
+# emulated kubelet, saying why in one line (scripts/demo.ts). A node needs root (apt, mounts, a
+# bridge), so `make node` runs only as root; without root nothing of it is installed or built. When
+# apt cannot install containerd there, the demo falls back and says why (a failed kubelet build
+# still fails it). PRUNEGUARD_DEMO_NODE=emulated forces the emulated kubelet.
+demo: deps controlplane argo-rollouts image ## start a local control plane (a real node where possible) and run pruneguard on it
+	@if [ "$$(id -u)" = 0 ] && [ "$${PRUNEGUARD_DEMO_NODE:-}" != emulated ]; then \
+	  $(MAKE) --no-print-directory node || echo "make node failed: the demo runs on the emulated kubelet" >&2; fi
 	$(NODE_TS) scripts/demo.ts
 
 clean:

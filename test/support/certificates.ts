@@ -14,6 +14,16 @@ export interface ControlPlaneCertificates {
   adminKey: string;
   serviceAccountKey: string;
   serviceAccountPublicKey: string;
+  /** The apiserver's client certificate towards kubelets (logs, exec, port-forward), with `kubeletClient`. */
+  kubeletClientCert?: string;
+  kubeletClientKey?: string;
+}
+
+export interface CertificateOptions {
+  /** More addresses the apiserver serves on (a real node's bridge address). */
+  servingIps?: string[];
+  /** Also a client certificate for the apiserver to call kubelets with. */
+  kubeletClient?: boolean;
 }
 
 async function openssl(cwd: string, ...args: string[]): Promise<void> {
@@ -25,7 +35,10 @@ async function openssl(cwd: string, ...args: string[]): Promise<void> {
  * loopback address and the in-cluster service names), an admin client certificate in
  * `system:masters`, and the service-account signing key pair.
  */
-export async function generateCertificates(dir: string): Promise<ControlPlaneCertificates> {
+export async function generateCertificates(
+  dir: string,
+  options: CertificateOptions = {},
+): Promise<ControlPlaneCertificates> {
   const file = (name: string) => path.join(dir, name);
   await openssl(
     dir,
@@ -46,7 +59,8 @@ export async function generateCertificates(dir: string): Promise<ControlPlaneCer
 
   await writeFile(
     file('serving.ext'),
-    'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,' +
+    `subjectAltName=IP:127.0.0.1,IP:10.0.0.1,${(options.servingIps ?? []).map((ip) => `IP:${ip},`).join('')}` +
+      'DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,' +
       'DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n' +
       'extendedKeyUsage=serverAuth\n',
   );
@@ -54,6 +68,15 @@ export async function generateCertificates(dir: string): Promise<ControlPlaneCer
 
   await writeFile(file('client.ext'), 'extendedKeyUsage=clientAuth\n');
   await signedCertificate(dir, 'admin', '/O=system:masters/CN=pruneguard-test-admin', 'client.ext');
+
+  if (options.kubeletClient) {
+    await signedCertificate(
+      dir,
+      'kubelet-client',
+      '/O=system:masters/CN=kube-apiserver-kubelet-client',
+      'client.ext',
+    );
+  }
 
   await openssl(dir, 'genrsa', '-out', 'service-account.key', '2048');
   await openssl(dir, 'rsa', '-in', 'service-account.key', '-pubout', '-out', 'service-account.pub');
@@ -67,10 +90,14 @@ export async function generateCertificates(dir: string): Promise<ControlPlaneCer
     adminKey: file('admin.key'),
     serviceAccountKey: file('service-account.key'),
     serviceAccountPublicKey: file('service-account.pub'),
+    ...(options.kubeletClient
+      ? { kubeletClientCert: file('kubelet-client.crt'), kubeletClientKey: file('kubelet-client.key') }
+      : {}),
   };
 }
 
-async function signedCertificate(
+/** `name.crt` and `name.key` in `dir`, signed by the CA there (`ca.crt`, `ca.key`), with `extensions` (a file in `dir`). */
+export async function signedCertificate(
   dir: string,
   name: string,
   subject: string,

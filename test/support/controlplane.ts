@@ -20,6 +20,11 @@ export interface ControlPlaneOptions {
   nodes?: FakeNodeShape;
   /** Where binaries live; by default `hack/controlplane/build.sh` builds or reuses them. */
   binDir?: string;
+  /**
+   * Serve on this address instead of loopback, and call kubelets with a client certificate: a
+   * real node's bridge address (test/support/real-node.ts), which its pods and kube-proxy reach.
+   */
+  nodeAddress?: string;
 }
 
 interface Component {
@@ -42,7 +47,7 @@ export class LocalControlPlane {
     readonly binDir: string,
     readonly server: string,
     readonly kubeconfigPath: string,
-    private readonly certificates: ControlPlaneCertificates,
+    readonly certificates: ControlPlaneCertificates,
   ) {}
 
   static async start(options: ControlPlaneOptions = {}): Promise<LocalControlPlane> {
@@ -50,9 +55,13 @@ export class LocalControlPlane {
     await removeAbandonedWorkDirs();
     const workDir = await mkdtemp(path.join(os.tmpdir(), workDirPrefix));
     await writeFile(path.join(workDir, 'owner.pid'), String(process.pid));
-    const certificates = await generateCertificates(workDir);
+    const address = options.nodeAddress ?? '127.0.0.1';
+    const certificates = await generateCertificates(
+      workDir,
+      options.nodeAddress ? { servingIps: [options.nodeAddress], kubeletClient: true } : {},
+    );
     const [etcdClientPort, etcdPeerPort, apiserverPort] = await freePorts(3);
-    const server = `https://127.0.0.1:${apiserverPort}`;
+    const server = `https://${address}:${apiserverPort}`;
     const kubeconfigPath = path.join(workDir, 'kubeconfig');
     await writeFile(kubeconfigPath, adminKubeconfig(server, certificates));
 
@@ -74,8 +83,8 @@ export class LocalControlPlane {
 
       plane.launch('kube-apiserver', [
         `--etcd-servers=${etcdUrl}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
+        `--bind-address=${address}`,
+        `--advertise-address=${address}`,
         `--secure-port=${apiserverPort}`,
         `--tls-cert-file=${certificates.servingCert}`,
         `--tls-private-key-file=${certificates.servingKey}`,
@@ -88,6 +97,13 @@ export class LocalControlPlane {
         '--allow-privileged=true',
         '--enable-priority-and-fairness=false',
         '--storage-media-type=application/json',
+        ...(certificates.kubeletClientCert
+          ? [
+              `--kubelet-client-certificate=${certificates.kubeletClientCert}`,
+              `--kubelet-client-key=${certificates.kubeletClientKey}`,
+              '--kubelet-preferred-address-types=InternalIP',
+            ]
+          : []),
         '--v=0',
       ]);
       await plane.waitFor('kube-apiserver', () => plane.apiserverReady());

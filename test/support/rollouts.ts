@@ -43,6 +43,8 @@ export interface CanaryRolloutOptions {
   name?: string;
   replicas?: number;
   steps?: unknown[];
+  /** Merged over every revision's container (kwok nodes run any image name, a real node only its own). */
+  container?: Record<string, unknown>;
 }
 
 /** One canary Rollout, by name, in the namespace of its controller. */
@@ -50,6 +52,7 @@ export class CanaryRollout {
   readonly name: string;
   readonly replicas: number;
   readonly steps: unknown[];
+  private readonly container: Record<string, unknown>;
   private readonly custom: CustomObjectsApi;
   private readonly apps: AppsV1Api;
   private readonly core: CoreV1Api;
@@ -63,6 +66,7 @@ export class CanaryRollout {
     this.name = options.name ?? 'web';
     this.replicas = options.replicas ?? 4;
     this.steps = options.steps ?? indefinitePauseSteps;
+    this.container = options.container ?? {};
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.apps = kc.makeApiClient(AppsV1Api);
     this.core = kc.makeApiClient(CoreV1Api);
@@ -88,6 +92,7 @@ export class CanaryRollout {
             name: this.name,
             image: 'registry.k8s.io/pause:3.10',
             env: [{ name: 'REVISION', value: revision }],
+            ...this.container,
           },
         ],
         ...podSpec,

@@ -148,13 +148,17 @@ export class Objects {
   }
 }
 
-/** A stable/canary Deployment pair `<name>` and `<name>-canary` the evaluation steers. */
+/**
+ * A stable/canary Deployment pair `<name>` and `<name>-canary` the evaluation steers; `container`
+ * is merged over the pods' container (kwok nodes run any image name, a real node only its own).
+ */
 export async function createDeploymentPair(
   kc: KubeConfig,
   namespace: string,
   stable: number,
   canary: number,
   name = 'penguins',
+  container: Record<string, unknown> = {},
 ): Promise<void> {
   const apps = kc.makeApiClient(AppsV1Api);
   for (const [deployment, replicas] of [
@@ -170,7 +174,7 @@ export async function createDeploymentPair(
           selector: { matchLabels: { app: deployment } },
           template: {
             metadata: { labels: { app: deployment } },
-            spec: { containers: [{ name: 'model', image: `${deployment}:1` }] },
+            spec: { containers: [{ name: 'model', image: `${deployment}:1`, ...container }] },
           },
         },
       },
