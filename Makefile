@@ -59,11 +59,12 @@ test-unit: deps
 test-integration: deps controlplane helm lua argo-rollouts image node
 	$(NODE_TS) test/integration/run.ts
 
-bench: deps controlplane argo-rollouts ## benchmarks: numbers and ratios
+bench: deps controlplane argo-rollouts build ## benchmarks: numbers and ratios
 	$(NODE_TS) --expose-gc bench/metrics.bench.ts
 	$(NODE_TS) --expose-gc bench/evaluator.bench.ts --rows 1000000
 	$(NODE_TS) --expose-gc bench/evaluator.bench.ts --rows 1000000 --hidden 256,256
 	$(NODE_TS) --expose-gc bench/actuation.bench.ts
+	$(NODE_TS) bench/scale.bench.ts --count 1000 --namespaces 10
 
 crds: node_modules/.installed ## regenerate crds/ from src/api (never edit crds/*.yaml)
 	$(NODE_TS) scripts/generate-crds.ts

@@ -114,6 +114,14 @@ export class EvaluationReconciler {
    * not have our own status write yet when the run's next event arrives.
    */
   private readonly closedThrough = new Map<string, number>();
+  /**
+   * The resourceVersions of an evaluation that this process's own writes replaced, per key, since
+   * the cache last caught up: a cached copy at one of them is older than what we wrote, and the
+   * watch event of our write is on its way and will queue the key again (the "expectations" of
+   * client-go's controllers). Deciding on that copy would only earn a 409 per status write and a
+   * retried reconcile.
+   */
+  private readonly superseded = new Map<string, Set<string>>();
 
   constructor(
     private readonly clients: Clients,
@@ -130,8 +138,11 @@ export class EvaluationReconciler {
     const evaluation = this.caches.evaluations.get(name, namespace);
     if (!evaluation) {
       this.metrics.forget(namespace, name);
+      this.superseded.delete(key);
       return {};
     }
+    if (this.superseded.get(key)?.has(evaluation.metadata.resourceVersion!)) return {};
+    this.superseded.delete(key);
     const log = this.log.child({ namespace, name });
     this.written.delete(key);
     try {
@@ -314,14 +325,18 @@ export class EvaluationReconciler {
     const custom = run.spec.evaluationSpec.runtime.serviceAccountName;
     const access = evaluatorAccess(run, custom);
     const namespace = run.metadata.namespace!;
-    if (custom === undefined) {
-      await this.clients.core
-        .createNamespacedServiceAccount({ namespace, body: access.serviceAccount, fieldManager })
-        .catch(ignoreConflict);
-    }
-    await this.clients.rbac
-      .createNamespacedRole({ namespace, body: access.role, fieldManager })
-      .catch(ignoreConflict);
+    // The account and the Role at once; the binding after its Role: without the `bind` verb, the
+    // API server grants a RoleBinding only to a Role it can read (no escalation).
+    await Promise.all([
+      custom === undefined
+        ? this.clients.core
+            .createNamespacedServiceAccount({ namespace, body: access.serviceAccount, fieldManager })
+            .catch(ignoreConflict)
+        : undefined,
+      this.clients.rbac
+        .createNamespacedRole({ namespace, body: access.role, fieldManager })
+        .catch(ignoreConflict),
+    ]);
     await this.clients.rbac
       .createNamespacedRoleBinding({ namespace, body: access.roleBinding, fieldManager })
       .catch(ignoreConflict);
@@ -727,11 +742,24 @@ export class EvaluationReconciler {
     return true;
   }
 
+  /** A metadata write (finalizers); later writes in the same reconcile carry its resourceVersion. */
   private async patchEvaluation(evaluation: PrunedModelEvaluation, body: object): Promise<void> {
-    await this.clients.objects.patchNamespacedCustomObject(
+    const patched = (await this.clients.objects.patchNamespacedCustomObject(
       { ...evaluationParams(evaluation), body, fieldManager },
       mergePatch,
-    );
+    )) as PrunedModelEvaluation;
+    const key = `${evaluation.metadata.namespace}/${evaluation.metadata.name}`;
+    this.wrote(key, (this.written.get(key) ?? evaluation).metadata.resourceVersion, patched);
+  }
+
+  /** Remembers our write of `key`, which replaced the copy at `before`. */
+  private wrote(key: string, before: string | undefined, patched: PrunedModelEvaluation): void {
+    this.written.set(key, patched);
+    const after = patched.metadata.resourceVersion;
+    if (before === undefined || after === undefined || before === after) return;
+    const superseded = this.superseded.get(key) ?? new Set<string>();
+    superseded.add(before);
+    this.superseded.set(key, superseded);
   }
 
   /**
@@ -750,7 +778,7 @@ export class EvaluationReconciler {
       { ...evaluationParams(evaluation), body: { metadata: { resourceVersion }, status }, fieldManager },
       mergePatch,
     )) as PrunedModelEvaluation;
-    this.written.set(key, patched);
+    this.wrote(key, resourceVersion, patched);
     if (patched.status) this.metrics.observe(namespace, name, patched.status);
     return patched;
   }

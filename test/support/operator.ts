@@ -10,6 +10,19 @@ import type { TestCluster } from './cluster.js';
 import { installCrds } from './crds.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** What the tests' operators are told, unless a test says otherwise. */
+export const testReconcilerOptions: ReconcilerOptions = {
+  evaluatorImage: 'ghcr.io/pruneguard/pruneguard:test',
+  allowedEvaluatorImages: [],
+  allowCustomServiceAccounts: false,
+  retrainingServiceAccount: 'pruneguard-retraining',
+  egress: clusterEgressDefaults,
+  shardStateLimits: defaultShardStateLimits,
+  resultsGraceMs: 10_000,
+  actionConfirmTimeoutMs: 60_000,
+};
+
 export const installDir = path.join(repoRoot, 'manifests/install');
 
 /** CRDs and the operator's RBAC exactly as users install them. */
@@ -63,17 +76,7 @@ export async function startTestOperator(
     leaderElection: options.leaderElection
       ? { enabled: true, namespace: 'pruneguard-system', ...options.leaderElection }
       : { enabled: false, namespace: 'pruneguard-system', leaseName: 'unused' },
-    reconciler: {
-      evaluatorImage: 'ghcr.io/pruneguard/pruneguard:test',
-      allowedEvaluatorImages: [],
-      allowCustomServiceAccounts: false,
-      retrainingServiceAccount: 'pruneguard-retraining',
-      egress: clusterEgressDefaults,
-      shardStateLimits: defaultShardStateLimits,
-      resultsGraceMs: 10_000,
-      actionConfirmTimeoutMs: 60_000,
-      ...options.reconciler,
-    },
+    reconciler: { ...testReconcilerOptions, ...options.reconciler },
     ...(options.now ? { now: options.now } : {}),
   });
 }
