@@ -18,7 +18,8 @@ export const verdictExitCodes: Record<Verdict, number> = {
 const usage = `usage: pruneguard evaluate -f <evaluation.yaml> [--output table|json|yaml] [--shards N]
 
 Runs a PrunedModelEvaluation on local files (file:// URIs, relative to the manifest's directory
-unless absolute; https:// works too) and prints what the operator would write to its status.
+unless absolute; https:// and http:// work too) and prints what the operator would write to its
+status.
 
   -f, --file      the manifest (YAML; the first document of kind PrunedModelEvaluation)
   -o, --output    table (default, for people), json or yaml (for programs; logs go to stderr)

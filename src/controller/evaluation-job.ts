@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { V1Job, V1OwnerReference, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { EvaluationRun, PrunedModelEvaluation } from '../api/v1alpha1/index.js';
 import { apiVersion, evaluationRunNames } from '../api/v1alpha1/index.js';
+import { mountedSchemes, mountRoot, type MountedScheme } from '../api/v1alpha1/sources.js';
 import { egressPolicyEnv, encodeEgressPolicy, type EgressPolicy } from '../security/egress.js';
 
 export const labels = {
@@ -10,9 +11,6 @@ export const labels = {
   component: 'app.kubernetes.io/component',
   managedBy: 'app.kubernetes.io/managed-by',
 } as const;
-
-/** Where the evaluator finds `pvc://` and `configmap://` URIs inside its pod. */
-export const mountRoots = { pvc: '/mnt/pruneguard/pvc', configmap: '/mnt/pruneguard/configmap' } as const;
 
 export const gpuResource = 'nvidia.com/gpu';
 const gpuNodeLabel = 'nvidia.com/gpu.present';
@@ -36,26 +34,40 @@ interface Mounts {
   volumeMounts: V1VolumeMount[];
 }
 
-/** One read-only volume per PersistentVolumeClaim and ConfigMap named by a URI. */
+/**
+ * The volume that a mounted scheme's `<name>` becomes (its name starts with `prefix`); the Record
+ * type makes a newly registered mounted scheme (src/api/v1alpha1/sources.ts) say how it is mounted.
+ */
+export const mountedVolumes: Record<
+  MountedScheme,
+  { prefix: string; volume: (name: string) => Omit<V1Volume, 'name'> }
+> = {
+  pvc: {
+    prefix: 'pvc',
+    volume: (claim) => ({ persistentVolumeClaim: { claimName: claim, readOnly: true } }),
+  },
+  configmap: { prefix: 'cm', volume: (name) => ({ configMap: { name } }) },
+};
+
+/**
+ * One read-only volume per PersistentVolumeClaim, ConfigMap or other mounted source named by a
+ * URI, mounted at `<mountRoot>/<name>`, where the evaluator's reader for the scheme looks.
+ */
 export function sourceMounts(uris: readonly string[]): Mounts {
-  const claims = new Set<string>();
-  const configMaps = new Set<string>();
+  const named = new Map<string, Set<string>>(mountedSchemes.map((scheme) => [scheme, new Set()]));
   for (const uri of uris) {
-    const match = /^(pvc|configmap):\/\/([^/]+)\//.exec(uri);
-    if (match?.[1] === 'pvc') claims.add(match[2]!);
-    if (match?.[1] === 'configmap') configMaps.add(match[2]!);
+    const match = /^([^:/]+):\/\/([^/]+)\//.exec(uri);
+    if (match) named.get(match[1]!)?.add(match[2]!);
   }
   const volumes: V1Volume[] = [];
   const volumeMounts: V1VolumeMount[] = [];
-  for (const claim of [...claims].sort()) {
-    const name = volumeName('pvc', claim);
-    volumes.push({ name, persistentVolumeClaim: { claimName: claim, readOnly: true } });
-    volumeMounts.push({ name, mountPath: `${mountRoots.pvc}/${claim}`, readOnly: true });
-  }
-  for (const configMap of [...configMaps].sort()) {
-    const name = volumeName('cm', configMap);
-    volumes.push({ name, configMap: { name: configMap } });
-    volumeMounts.push({ name, mountPath: `${mountRoots.configmap}/${configMap}`, readOnly: true });
+  for (const scheme of mountedSchemes) {
+    const { prefix, volume } = mountedVolumes[scheme];
+    for (const source of [...named.get(scheme)!].sort()) {
+      const name = volumeName(prefix, source);
+      volumes.push({ name, ...volume(source) });
+      volumeMounts.push({ name, mountPath: `${mountRoot(scheme)}/${source}`, readOnly: true });
+    }
   }
   return { volumes, volumeMounts };
 }

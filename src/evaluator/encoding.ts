@@ -12,7 +12,7 @@
  * first pass (never from one shard's rows, so every shard encodes alike): the distinct values in
  * sorted (code-unit) order, one-hot. docs/evaluator.md describes the rules.
  */
-import type { PrunedModelEvaluationSpec } from '../api/v1alpha1/index.js';
+import type { DataFormat, PrunedModelEvaluationSpec } from '../api/v1alpha1/index.js';
 import { countCodes } from '../metrics/text-column.js';
 import {
   asText,
@@ -226,10 +226,8 @@ async function distinctValues(
   return new Map([...seen].map(([name, values]) => [name, [...values].sort()]));
 }
 
-export function formatOption(format: string | undefined): {
-  format?: 'csv' | 'jsonl' | 'json' | 'parquet' | 'arrow';
-} {
-  return format ? { format: format as 'csv' } : {};
+export function formatOption(format: DataFormat | undefined): { format?: DataFormat } {
+  return format ? { format } : {};
 }
 
 /** Model input width of an encoding. */

@@ -10,8 +10,10 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 
+import { networkSchemes, sourceSchemeNames, sourceSchemes } from '../api/v1alpha1/sources.js';
+
 export interface EgressPolicy {
-  /** URI schemes without `://`: pvc, configmap, https, http, file. A plain path counts as file. */
+  /** URI schemes without `://`, of `sourceSchemes` (src/api/v1alpha1/sources.ts); a plain path is file. */
   schemes: string[];
   /** Patterns on an http(s) URL's host: a name, `*.example.com` (subdomains), an IP, a CIDR, or `*`. */
   hosts: string[];
@@ -20,15 +22,15 @@ export interface EgressPolicy {
   allowPrivate: boolean;
 }
 
-/** Every scheme a model or data URI can have; the evaluator has one reader for each. */
-export const egressSchemes = ['pvc', 'configmap', 'https', 'http', 'file'] as const;
-export type EgressScheme = (typeof egressSchemes)[number];
+/** The schemes whose hosts the policy checks. */
+const hostSchemes: ReadonlySet<string> = new Set(networkSchemes);
 
-const networkSchemes: ReadonlySet<string> = new Set(['http', 'https']);
-
-/** The operator and evaluation pods: no files of the pod's own image, no loopback (sidecars' admin ports). */
+/**
+ * The operator and evaluation pods: every scheme but `local` ones (no files of the pod's own
+ * image), no loopback (sidecars' admin ports).
+ */
 export const clusterEgressDefaults: EgressPolicy = {
-  schemes: ['pvc', 'configmap', 'https', 'http'],
+  schemes: sourceSchemeNames.filter((scheme) => sourceSchemes[scheme].delivery !== 'local'),
   hosts: ['*'],
   allowLoopback: false,
   allowPrivate: true,
@@ -36,7 +38,7 @@ export const clusterEgressDefaults: EgressPolicy = {
 
 /** `pruneguard evaluate` on a user's machine, reading what the user can read anyway. */
 export const localEgressDefaults: EgressPolicy = {
-  schemes: ['pvc', 'configmap', 'https', 'http', 'file'],
+  schemes: [...sourceSchemeNames],
   hosts: ['*'],
   allowLoopback: true,
   allowPrivate: true,
@@ -319,7 +321,7 @@ function urlRefusal(policy: EgressPolicy, url: URL): string | undefined {
     return `scheme ${scheme}:// is not allowed (allowed: ${policy.schemes.join(', ')}; the operator's ${egressFlags.schemes})`;
   if (scheme === 'file' && url.hostname !== '' && url.hostname !== 'localhost')
     return `file:// names host '${url.hostname}'; write file:///absolute/path (only pruneguard evaluate resolves relative file:// paths, against the manifest)`;
-  if (!networkSchemes.has(scheme)) return undefined;
+  if (!hostSchemes.has(scheme)) return undefined;
   const host = hostRefusal(policy, url.hostname);
   return host && `its host ${host}`;
 }
@@ -635,8 +637,10 @@ function validatedPolicy(
   };
   const schemes = strings('schemes');
   for (const scheme of schemes)
-    if (!(egressSchemes as readonly string[]).includes(scheme))
-      throw new Error(`${where('schemes')}: unknown scheme '${scheme}' (known: ${egressSchemes.join(', ')})`);
+    if (!(sourceSchemeNames as string[]).includes(scheme))
+      throw new Error(
+        `${where('schemes')}: unknown scheme '${scheme}' (known: ${sourceSchemeNames.join(', ')})`,
+      );
   const hosts = strings('hosts');
   for (const host of hosts)
     if (!isHostPattern(host))

@@ -6,6 +6,7 @@
 export * from './thresholds.js';
 export * from './core.js';
 export * from './spec.js';
+export * from './sources.js';
 export * from './status.js';
 export * from './evaluation-run.js';
 export * from './resources.js';

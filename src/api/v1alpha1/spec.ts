@@ -17,10 +17,10 @@ import {
   stringMap,
   Toleration,
 } from './core.js';
+import { dataFormatExtensions, dataFormats, uriPattern, uriSyntax } from './sources.js';
 import { metricDefinitions, metricNames, type MetricName } from './thresholds.js';
 
-/** Where a model or a data file lives. `file://` is for the local CLI or files baked into the image. */
-export const uriPattern = '^(pvc|https|configmap|file)://';
+/** Where a model or a data file lives (schemes: sources.ts). `file://` is for the local CLI or files baked into the image. */
 
 function location(description: string) {
   return object(
@@ -28,14 +28,12 @@ function location(description: string) {
       uri: Type.String({
         pattern: uriPattern,
         maxLength: 2048,
-        description: `${description} One of pvc://<claim>/<path>, https://..., configmap://<name>/<key>, file://<path>.`,
+        description: `${description} ${uriSyntax}`,
       }),
     },
     { description },
   );
 }
-
-export const dataFormats = ['csv', 'jsonl', 'json', 'parquet', 'arrow'] as const;
 
 const columnName = Type.String({ minLength: 1, maxLength: 128 });
 
@@ -78,7 +76,9 @@ export const Data = object(
     current: location('Recent production data; drift is measured from reference to current.'),
     format: Type.Optional(
       stringEnum(dataFormats, {
-        description: 'File format; when absent it is taken from the file extension.',
+        description: `File format; when absent it is taken from the file extension (${dataFormats
+          .map((format) => `${format}: ${dataFormatExtensions[format].join(' ')}`)
+          .join('; ')}).`,
       }),
     ),
     features: Type.Array(columnName, {

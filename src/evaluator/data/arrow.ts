@@ -19,7 +19,6 @@ import { toColumn } from './table.js';
  * copied as arrays, not read cell by cell.
  */
 export const arrow: TableFormat = {
-  extensions: ['.arrow', '.feather', '.ipc', '.arrows'],
   async *read(source, options) {
     let reader;
     try {

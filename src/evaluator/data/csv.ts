@@ -5,7 +5,6 @@ import { RowBatcher, type TableFormat } from './table.js';
  * quotes and newlines. Cells that all parse as numbers in a batch make a numeric column.
  */
 export const csv: TableFormat = {
-  extensions: ['.csv'],
   async *read(source, options) {
     const decoder = new TextDecoder();
     let header: string[] | undefined;

@@ -1,5 +1,5 @@
 export type { Column, RecordBatch, ReadOptions, TableFormat } from './table.js';
-export { formats, formatFor, type FormatName } from './formats.js';
+export { formats, formatFor } from './formats.js';
 export { openTable, defaultBatchSize, type OpenTableOptions } from './open.js';
 export {
   asText,

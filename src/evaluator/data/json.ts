@@ -5,7 +5,6 @@ import { RowBatcher, type TableFormat } from './table.js';
  * each top-level element ends, so only one element's text is held at a time.
  */
 export const jsonArray: TableFormat = {
-  extensions: ['.json'],
   async *read(source, options) {
     const decoder = new TextDecoder();
     const batcher = new RowBatcher(options);

@@ -2,7 +2,6 @@ import { RowBatcher, type TableFormat } from './table.js';
 
 /** JSON Lines: one object per line, streamed line by line. */
 export const jsonLines: TableFormat = {
-  extensions: ['.jsonl', '.ndjson'],
   async *read(source, options) {
     const decoder = new TextDecoder();
     const batcher = new RowBatcher(options);

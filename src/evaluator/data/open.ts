@@ -1,13 +1,14 @@
+import type { DataFormat } from '../../api/v1alpha1/sources.js';
 import { EgressRefusedError } from '../../security/egress.js';
 import { openSource, type SourceOptions } from '../sources/index.js';
-import { formatFor, type FormatName } from './formats.js';
+import { formatFor } from './formats.js';
 import type { RecordBatch } from './table.js';
 
 export interface OpenTableOptions extends SourceOptions {
   /** What errors call the table before its URI, e.g. "current data". */
   label?: string;
   /** Overrides the format the file name implies. */
-  format?: FormatName;
+  format?: DataFormat;
   /** Rows per batch (default 4096). */
   batchSize?: number;
   /** Read only these columns; each must exist, or reading fails naming it. */

@@ -10,7 +10,6 @@ import { toColumn, type Column, type TableFormat } from './table.js';
  * Byte ranges are fetched from the source on demand, so remote files are not downloaded whole.
  */
 export const parquet: TableFormat = {
-  extensions: ['.parquet', '.pq'],
   async *read(source, options) {
     const file = await asyncBuffer(source);
     let metadata;

@@ -17,10 +17,11 @@ export interface ReadOptions {
   columns?: string[];
 }
 
-/** One file format. Each implementation lives in its own file and is listed in `formats.ts`. */
+/**
+ * One file format. Each implementation lives in its own file and is listed in `formats.ts` under
+ * its name in src/api/v1alpha1/sources.ts, which also holds the file name endings that select it.
+ */
 export interface TableFormat {
-  /** File name endings that select this format when none is given. */
-  extensions: string[];
   read(source: Source, options: ReadOptions): AsyncIterable<RecordBatch>;
 }
 

@@ -1,3 +1,4 @@
+import { sourceSchemeNames, type SourceScheme } from '../../api/v1alpha1/sources.js';
 import {
   checkUri,
   EgressRefusedError,
@@ -5,7 +6,6 @@ import {
   localEgressDefaults,
   uriScheme,
   type EgressPolicy,
-  type EgressScheme,
 } from '../../security/egress.js';
 import { configMapSource } from './configmap.js';
 import { fileSource, fileUriSource } from './file.js';
@@ -21,8 +21,11 @@ export {
   type SourceTimeouts,
 } from './source.js';
 
-/** One reader per scheme the egress policy knows; the Record type keeps the two lists equal. */
-const schemes: Record<EgressScheme, (uri: string, policy: EgressPolicy, options: SourceOptions) => Source> = {
+/** One reader per scheme of src/api/v1alpha1/sources.ts; the Record type keeps the two lists equal. */
+export const readers: Record<
+  SourceScheme,
+  (uri: string, policy: EgressPolicy, options: SourceOptions) => Source
+> = {
   file: (uri, _policy, options) => fileUriSource(uri, options),
   http: httpSource,
   https: httpSource,
@@ -43,11 +46,9 @@ export function openSource(
 ): Source {
   const scheme = uriScheme(uri);
   const open =
-    scheme !== undefined && Object.hasOwn(schemes, scheme) ? schemes[scheme as EgressScheme] : undefined;
+    scheme !== undefined && Object.hasOwn(readers, scheme) ? readers[scheme as SourceScheme] : undefined;
   if (scheme !== undefined && !open)
-    throw new Error(
-      `${uri}: unsupported scheme '${scheme}://' (use ${Object.keys(schemes).join('://, ')}://)`,
-    );
+    throw new Error(`${uri}: unsupported scheme '${scheme}://' (use ${sourceSchemeNames.join('://, ')}://)`);
   const refused = checkUri(policy, uri);
   if (refused) throw new EgressRefusedError(refused);
   return open ? open(uri, policy, options) : fileSource(uri, uri, options);

@@ -294,7 +294,7 @@ export const rejections: Rejection[] = [
       spec.teacher = { uri: 's3://models/penguins/teacher.onnx' };
     }),
     field: 'spec.teacher.uri',
-    message: "should match '^(pvc|https|configmap|file)://'",
+    message: "should match '^(pvc|configmap|https|http|file)://'",
   },
   {
     name: 'run-spec-immutable',

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
 import { pino } from 'pino';
 import { metricNames } from '../../../src/api/v1alpha1/index.js';
-import { egressSchemes } from '../../../src/security/egress.js';
+import { sourceSchemeNames } from '../../../src/api/v1alpha1/sources.js';
 import { runCommand } from '../../support/cluster.js';
 import { temporaryDirectory } from '../../support/temporary-directory.js';
 
@@ -168,7 +168,7 @@ describe('values.schema.json of the Helm chart', () => {
   });
 
   it('takes its lists of schemes, metrics and log levels from the code that reads them', () => {
-    assert.deepEqual(schemaAt('security.egress.schemes').items?.enum, [...egressSchemes]);
+    assert.deepEqual(schemaAt('security.egress.schemes').items?.enum, sourceSchemeNames);
     assert.deepEqual(schemaAt('prometheusRule.metrics').items?.enum, [...metricNames]);
     assert.deepEqual(schemaAt('logLevel').enum, [...Object.keys(pino.levels.values), 'silent']);
   });
