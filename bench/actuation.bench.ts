@@ -71,6 +71,7 @@ import {
   penguinsData,
   penguinsEvaluation,
 } from '../test/integration/controller/fixtures.js';
+import { printTable } from './table.js';
 
 function argument(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -468,17 +469,10 @@ async function main(): Promise<void> {
         ms(Math.max(...totals)),
       ];
     });
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const line = (cells: string[]) =>
-      cells
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd();
     console.log(
       'time from the last shard result written to the EvaluationRun status to the outcome observed:',
     );
-    console.log(line(header));
-    for (const row of rows) console.log(line(row));
+    printTable(header, rows);
     for (const [verdict, measured] of results) {
       const worst = p99(measured.map((m) => m.total));
       const after = (of: (m: Measurement) => number) => ms(median(measured.map(of)));

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { seededRandom } from '../scripts/fixtures/random.js';
 import { EvaluationAccumulator, type EvaluationBatch } from '../src/metrics/index.js';
 import type { TextColumn } from '../src/metrics/text-column.js';
+import { printTable } from './table.js';
 
 const featureCount = 20;
 const batchRows = 50_000;
@@ -214,10 +215,7 @@ function main(): void {
       'state JSON',
       'target: faster than numpy',
     ];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-    console.log(line(header));
-    for (const row of rows) console.log(line(row));
+    printTable(header, rows);
     const [small, large] = rows;
     console.log(
       `engine peak RSS ${small![2]} at ${sizes[0]} rows/dataset vs ${large![2]} at ${sizes[1]}: the engine keeps no per-row arrays (batches of ${batchRows} rows)`,

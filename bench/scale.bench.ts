@@ -40,6 +40,7 @@ import { freePorts, LocalControlPlane, spawnTied, tail, terminate } from '../tes
 import { CountingProxy, requestKind, type CountedRequest } from '../test/support/counting-proxy.js';
 import { installPruneguard, operatorKubeConfig } from '../test/support/operator.js';
 import { penguinsEvaluation } from '../test/integration/controller/fixtures.js';
+import { printTable } from './table.js';
 
 function argument(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -385,14 +386,7 @@ async function main(): Promise<void> {
         `control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) ${seconds((cpuAfter.plane - cpuBefore.plane) * 1000)}`,
     );
     const header = ['figure', 'value', 'target', 'result'];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const line = (cells: string[]) =>
-      cells
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd();
-    console.log(line(header));
-    for (const row of rows) console.log(line(row));
+    printTable(header, rows);
     console.log(`operator requests during the sync, by kind:\n${breakdown(syncRequests, count).join('\n')}`);
     if (idleRequests.length > 0)
       console.log(`operator requests while idle:\n${breakdown(idleRequests, 1).join('\n')}`);

@@ -7,7 +7,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 
-kubernetes_version="$(awk '$1 == "k8s.io/kubernetes" {print $2}' go.mod)"
+# shellcheck source=kubernetes-build.sh
+source "$(pwd)/kubernetes-build.sh"
 etcd_version="$(awk '$1 == "go.etcd.io/etcd/server/v3" {print $2}' go.mod)"
 kwok_version="${KWOK_VERSION:-v0.7.0}"
 cache_root="${PRUNEGUARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pruneguard}"
@@ -24,16 +25,8 @@ if [ ${#missing[@]} -eq 0 ] && [ -f "$bin_dir/kwok-stages.yaml" ]; then
   exit 0
 fi
 
-export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0
 mkdir -p "$bin_dir.partial"
 start=$(date +%s)
-minor="${kubernetes_version#v1.}"; minor="${minor%%.*}"
-version_flags="-s -w \
- -X k8s.io/component-base/version.gitVersion=$kubernetes_version \
- -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor \
- -X k8s.io/component-base/version.gitTreeState=clean \
- -X k8s.io/client-go/pkg/version.gitVersion=$kubernetes_version \
- -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
 for b in "${missing[@]}"; do
   echo "building $b ..." >&2
   case "$b" in

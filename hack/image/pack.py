@@ -24,6 +24,11 @@ import tarfile
 epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
 
 
+def canonical_json(value):
+    """JSON with sorted keys and no spaces: the same value always gives the same bytes and digest."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
 def dockerfile_config(path):
     """USER, ENTRYPOINT, CMD, ENV and WORKDIR of the Dockerfile's last stage (exec and key=value forms)."""
     config = {}
@@ -124,7 +129,7 @@ def main():
 
     layer = layer_bytes(args.root, chown)
     layer_digest = sha256(layer)
-    image_config = json.dumps(
+    image_config = canonical_json(
         {
             "architecture": "amd64",
             "os": "linux",
@@ -132,12 +137,10 @@ def main():
             "config": config,
             "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer_digest}"]},
             "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "hack/image/pack.py"}],
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode()
+        }
+    )
     config_digest = sha256(image_config)
-    manifest = json.dumps(
+    manifest = canonical_json(
         {
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -153,12 +156,10 @@ def main():
                     "size": len(layer),
                 }
             ],
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode()
+        }
+    )
     manifest_digest = sha256(manifest)
-    index = json.dumps(
+    index = canonical_json(
         {
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.index.v1+json",
@@ -171,20 +172,17 @@ def main():
                 }
                 for tag in args.tag
             ],
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode()
-    docker_manifest = json.dumps(
+        }
+    )
+    docker_manifest = canonical_json(
         [
             {
                 "Config": f"blobs/sha256/{config_digest}",
                 "RepoTags": args.tag,
                 "Layers": [f"blobs/sha256/{layer_digest}"],
             }
-        ],
-        separators=(",", ":"),
-    ).encode()
+        ]
+    )
 
     files = [
         ("blobs", None),

@@ -9,7 +9,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 module="$here/../controlplane"
 cd "$module"
 
-kubernetes_version="$(awk '$1 == "k8s.io/kubernetes" {print $2}' go.mod)"
+# shellcheck source=../controlplane/kubernetes-build.sh
+source "$(pwd)/kubernetes-build.sh"
 cache_root="${PRUNEGUARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pruneguard}"
 # The pause tag containerd 1.6 asks for is set in its config (sandbox_image), so any tag works;
 # this one is what kubeadm v1.34 uses.
@@ -24,16 +25,8 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
-export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0
 mkdir -p "$bin_dir.partial"
 start=$(date +%s)
-minor="${kubernetes_version#v1.}"; minor="${minor%%.*}"
-version_flags="-s -w \
- -X k8s.io/component-base/version.gitVersion=$kubernetes_version \
- -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor \
- -X k8s.io/component-base/version.gitTreeState=clean \
- -X k8s.io/client-go/pkg/version.gitVersion=$kubernetes_version \
- -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
 for b in "${missing[@]}"; do
   echo "building $b ..." >&2
   case "$b" in

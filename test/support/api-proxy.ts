@@ -35,17 +35,7 @@ export class ApiProxy {
 
   /** A copy of `kc` (same user and CA) whose current cluster is reached through this proxy. */
   kubeConfig(kc: KubeConfig): KubeConfig {
-    const current = kc.getCurrentCluster()!;
-    const copy = new KubeConfig();
-    copy.loadFromOptions({
-      clusters: kc.clusters.map((c) =>
-        c.name === current.name ? { ...c, server: `https://127.0.0.1:${this.port}` } : c,
-      ),
-      users: kc.users,
-      contexts: kc.contexts,
-      currentContext: kc.getCurrentContext(),
-    });
-    return copy;
+    return kubeConfigThrough(kc, this.port);
   }
 
   /** The server is down: the port refuses connections and every open one is reset. */
@@ -120,4 +110,19 @@ export class ApiProxy {
     pair.client.destroy();
     pair.upstream?.destroy();
   }
+}
+
+/** A copy of `kc` (same user and CA) whose current cluster is reached at 127.0.0.1:`port`. */
+export function kubeConfigThrough(kc: KubeConfig, port: number): KubeConfig {
+  const current = kc.getCurrentCluster()!;
+  const copy = new KubeConfig();
+  copy.loadFromOptions({
+    clusters: kc.clusters.map((c) =>
+      c.name === current.name ? { ...c, server: `https://127.0.0.1:${port}` } : c,
+    ),
+    users: kc.users,
+    contexts: kc.contexts,
+    currentContext: kc.getCurrentContext(),
+  });
+  return copy;
 }

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { generateCertificates, type ControlPlaneCertificates } from './certificates.js';
 import { fakeNodes, kwokNodeAnnotation, type FakeNodeShape } from './nodes.js';
+import { stopOnExit } from './stop-on-exit.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -66,7 +67,7 @@ export class LocalControlPlane {
     await writeFile(kubeconfigPath, adminKubeconfig(server, certificates));
 
     const plane = new LocalControlPlane(workDir, binDir, server, kubeconfigPath, certificates);
-    registerCleanup(plane);
+    stopOnExit(() => plane.killNow());
     try {
       const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
       plane.launch('etcd', [
@@ -261,24 +262,6 @@ export async function buildControlPlane(): Promise<string> {
     maxBuffer: 16 * 1024 * 1024,
   });
   return stdout.trim().split('\n').at(-1)!;
-}
-
-const live = new Set<LocalControlPlane>();
-let exitHookInstalled = false;
-
-function registerCleanup(plane: LocalControlPlane): void {
-  live.add(plane);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const p of live) p.killNow();
-  });
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      for (const p of live) p.killNow();
-      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
-    });
-  }
 }
 
 /**

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import https from 'node:https';
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { kubeConfigThrough } from './api-proxy.js';
 import type { LocalControlPlane } from './controlplane.js';
 
 /** One request a client sent through the proxy: a watch counts once, when it opens. */
@@ -84,17 +85,7 @@ export class CountingProxy {
 
   /** A copy of `kc` (same user and CA) whose current cluster is reached through this proxy. */
   kubeConfig(kc: KubeConfig): KubeConfig {
-    const current = kc.getCurrentCluster()!;
-    const copy = new KubeConfig();
-    copy.loadFromOptions({
-      clusters: kc.clusters.map((c) =>
-        c.name === current.name ? { ...c, server: `https://127.0.0.1:${this.port}` } : c,
-      ),
-      users: kc.users,
-      contexts: kc.contexts,
-      currentContext: kc.getCurrentContext(),
-    });
-    return copy;
+    return kubeConfigThrough(kc, this.port);
   }
 
   /** The requests that arrived in [from, to) (performance.now() times). */

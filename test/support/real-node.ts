@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { signedCertificate } from './certificates.js';
 import { spawnTied, tail, terminate, type LocalControlPlane } from './controlplane.js';
+import { stopOnExit } from './stop-on-exit.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -126,6 +127,7 @@ export interface RealNodeBinaries {
 export class RealNode {
   private readonly processes: { name: string; process: ChildProcess; logFile: string }[] = [];
   private stopped = false;
+  private unregister = () => {};
 
   private constructor(
     private readonly nodeDir: string,
@@ -152,7 +154,7 @@ export class RealNode {
     };
     const node = new RealNode(binaries.nodeDir, state);
     node.saveState();
-    registerCleanup(node);
+    node.unregister = stopOnExit(() => node.stopNow());
     try {
       const { bridge, address, serviceSubnet } = realNodeNetwork;
       run('ip', ['link', 'add', bridge, 'type', 'bridge']);
@@ -193,7 +195,7 @@ export class RealNode {
   stopNow(): void {
     if (this.stopped) return;
     this.stopped = true;
-    live.delete(this);
+    this.unregister();
     teardown(this.state);
   }
 
@@ -648,25 +650,6 @@ function onPath(command: string): boolean {
 
 function run(command: string, args: string[]): string {
   return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-const live = new Set<RealNode>();
-let exitHookInstalled = false;
-
-function registerCleanup(node: RealNode): void {
-  live.add(node);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const n of live) n.stopNow();
-  });
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.prependOnceListener(signal, () => {
-      for (const n of live) n.stopNow();
-      // A listener takes away the default exit; keep it when nobody else exits for us.
-      if (process.listenerCount(signal) === 0) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
-    });
-  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

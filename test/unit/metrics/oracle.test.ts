@@ -90,6 +90,16 @@ function closeTo(actual: number, expected: number, tolerance: number, what: stri
   );
 }
 
+/** A labelled batch's scores and labels as the Python oracle reads them (null: unlabelled). */
+function scoresForPython(batch: EvaluationBatch) {
+  return {
+    outputWidth: batch.outputWidth,
+    teacherScores: [...batch.teacherScores],
+    candidateScores: [...batch.candidateScores],
+    labels: [...batch.labels!].map((y) => (Number.isNaN(y) ? null : y)),
+  };
+}
+
 test('metric engine agrees with numpy/scipy on PSI, KS, quantiles, demographic parity and intervals', () => {
   const reference = withBalance(
     syntheticBatch({ dataset: 'reference', rows: 12000, seed: 11, labels: true }),
@@ -475,17 +485,7 @@ test('McNemar’s exact p-value, the flip rates and their Wilson intervals agree
     confidence,
     decisionThreshold: 0.5,
     paired: {
-      cases: Object.fromEntries(
-        Object.entries(cases).map(([name, batch]) => [
-          name,
-          {
-            outputWidth: batch.outputWidth,
-            teacherScores: [...batch.teacherScores],
-            candidateScores: [...batch.candidateScores],
-            labels: [...batch.labels!].map((y) => (Number.isNaN(y) ? null : y)),
-          },
-        ]),
-      ),
+      cases: Object.fromEntries(Object.entries(cases).map(([name, batch]) => [name, scoresForPython(batch)])),
       tables,
     },
   }) as PairedAnswer;
@@ -582,15 +582,7 @@ test('per-class recall drops agree with sklearn’s recall_score, Brier scores w
   const oracle = askPython({
     decisionThreshold: 0.5,
     perClass: Object.fromEntries(
-      Object.entries(cases).map(([name, batch]) => [
-        name,
-        {
-          outputWidth: batch.outputWidth,
-          teacherScores: [...batch.teacherScores],
-          candidateScores: [...batch.candidateScores],
-          labels: [...batch.labels!].map((y) => (Number.isNaN(y) ? null : y)),
-        },
-      ]),
+      Object.entries(cases).map(([name, batch]) => [name, scoresForPython(batch)]),
     ),
   }) as Record<string, PerClassAnswer>;
 
