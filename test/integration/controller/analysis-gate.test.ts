@@ -329,10 +329,11 @@ describe('pruneguard as an Argo Rollouts analysis gate', () => {
       const scenarios = [
         t.test('Pass: the AnalysisRun is Successful and the Rollout goes on to its next steps', async () => {
           await ground.createEvaluation('pass', graded('Pass'));
+          // At step 3 the controller sets the pause condition in a status write of its own.
           const outcome = await ground.gate(
             'gate-pass',
             'pass',
-            ({ rollout }) => rollout.currentStepIndex === 3,
+            ({ rollout }) => rollout.currentStepIndex === 3 && rollout.pauseConditions !== undefined,
           );
           assert.equal(outcome.run.status?.phase, 'Successful');
           assert.deepEqual(measured(outcome.run), ['Successful "Pass"']);
