@@ -228,7 +228,8 @@ export class RealNode {
         throw new Error(
           `${name} exited with code ${component.process.exitCode}:\n${await tail(component.logFile)}`,
         );
-      if (await Promise.resolve(ready()).catch(() => false)) return;
+      // A check that throws (synchronously or not) means "not yet".
+      if (await (async () => ready())().catch(() => false)) return;
       await sleep(200);
     }
     throw new Error(
