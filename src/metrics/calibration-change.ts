@@ -11,6 +11,7 @@ import {
   readObject,
   requireThat,
 } from './state-checks.js';
+import { percent } from './percent.js';
 
 /**
  * calibrationChange on the labelled current rows: how much less the candidate's confidence can be
@@ -388,10 +389,6 @@ export const calibrationChangeMetric: RowMetricKind<CalibrationChangeAccumulator
     return accumulator;
   },
 };
-
-function percent(rate: number): string {
-  return `${(rate * 100).toFixed(1)}%`;
-}
 
 function signed(x: number): string {
   return `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(4)}`;

@@ -5,6 +5,7 @@ import type { DecodedBatch } from './predictions.js';
 import type { RowMetricKind } from './row-metric.js';
 import { holmAdjusted, mcnemarExactPValue } from './significance.js';
 import { maxClasses, readArray, readCount, readObject, requireThat } from './state-checks.js';
+import { percent } from './percent.js';
 
 /**
  * classRecallDrop on the current dataset: what pruning breaks beyond the average. Pruning tends
@@ -265,10 +266,6 @@ export const classRecallDropMetric: RowMetricKind<ClassRecallDropAccumulator> = 
     return accumulator;
   },
 };
-
-function percent(rate: number): string {
-  return `${(rate * 100).toFixed(1)}%`;
-}
 
 /** "class 3", "classes 3, 4 and 7", "classes 3, 4, … (12 in all)" */
 function listed(labels: number[]): string {

@@ -13,6 +13,7 @@ import {
   readText,
   requireThat,
 } from './state-checks.js';
+import { percent } from './percent.js';
 
 /**
  * demographicParity on the current dataset: for the positive class, the candidate's
@@ -170,7 +171,7 @@ export class DemographicParityAccumulator {
           lowest.rows,
           this.options.confidence,
         ),
-        detail: `class ${positiveClass}: ${highest.group} ${formatRate(highest.positiveRate)} vs ${lowest.group} ${formatRate(lowest.positiveRate)}`,
+        detail: `class ${positiveClass}: ${highest.group} ${percent(highest.positiveRate)} vs ${lowest.group} ${percent(lowest.positiveRate)}`,
       },
     };
   }
@@ -248,7 +249,3 @@ export const demographicParityMetric: RowMetricKind<DemographicParityAccumulator
     return accumulator;
   },
 };
-
-function formatRate(rate: number): string {
-  return `${(rate * 100).toFixed(1)}%`;
-}

@@ -13,6 +13,7 @@ import {
   readText,
   requireThat,
 } from './state-checks.js';
+import { shortPercent } from './percent.js';
 
 /**
  * missingValueIncrease: for each feature, the share of current rows whose value was missing or
@@ -128,7 +129,7 @@ export class MissingValueAccumulator implements RowAccumulator {
             this.options.confidence,
           ),
           detail: anyMissing
-            ? `worst: feature ${worst}, missing or invalid in ${currentMissing} of ${current.rowsRead} current rows (${percent(currentMissing / current.rowsRead)}) and ${referenceMissing} of ${reference.rowsRead} reference rows (${percent(referenceMissing / reference.rowsRead)})${rejected}`
+            ? `worst: feature ${worst}, missing or invalid in ${currentMissing} of ${current.rowsRead} current rows (${shortPercent(currentMissing / current.rowsRead)}) and ${referenceMissing} of ${reference.rowsRead} reference rows (${shortPercent(referenceMissing / reference.rowsRead)})${rejected}`
             : 'no missing or invalid feature values',
           facts: {
             currentMissingRate: currentMissing / current.rowsRead,
@@ -220,10 +221,6 @@ function screenedAsRead(batch: EvaluationBatch): Screening {
     missingByFeature[feature] = missing;
   }
   return { rowsRead: batch.rows, rowsRejected: 0, missingByFeature };
-}
-
-function percent(rate: number): string {
-  return `${Number((rate * 100).toFixed(1))}%`;
 }
 
 export const missingValueIncreaseMetric: RowMetricKind<MissingValueAccumulator> = {

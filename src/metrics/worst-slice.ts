@@ -1,6 +1,7 @@
 import type { MetricResult, PairedTest } from './metric-result.js';
 import type { EvaluationOptions } from './options.js';
 import { holmAdjusted } from './significance.js';
+import { shortPercent } from './percent.js';
 
 /**
  * The slices' accuracyDrop seen together, beside the overall one: the worst slice that has at
@@ -45,10 +46,11 @@ export function describeWorstSlice(summary: WorstSlice): {
   facts: Record<string, number | [number, number]>;
 } {
   const { slice, drop, tested, hurt } = summary;
-  const percent = (value: number) => `${Number((value * 100).toFixed(1))}%`;
-  const interval = drop.interval ? ` [${percent(drop.interval.lower)}, ${percent(drop.interval.upper)}]` : '';
+  const interval = drop.interval
+    ? ` [${shortPercent(drop.interval.lower)}, ${shortPercent(drop.interval.upper)}]`
+    : '';
   return {
-    detail: `slices: worst ${slice} ${percent(drop.value)}${interval}, ${hurt} of ${tested} significantly hurt (McNemar, Holm over them)`,
+    detail: `slices: worst ${slice} ${shortPercent(drop.value)}${interval}, ${hurt} of ${tested} significantly hurt (McNemar, Holm over them)`,
     facts: {
       worstSliceDrop: drop.value,
       ...(drop.interval ? { worstSliceInterval: [drop.interval.lower, drop.interval.upper] } : {}),

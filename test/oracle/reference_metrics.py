@@ -292,18 +292,16 @@ def missing_values(request):
 
 def main():
     request = json.load(sys.stdin)
-    if "missingValues" in request:
-        json.dump(missing_values(request), sys.stdout)
-        return
-    if "significance" in request:
-        json.dump(significance(request), sys.stdout)
-        return
-    if "paired" in request:
-        json.dump(paired(request), sys.stdout)
-        return
-    if "perClass" in request:
-        json.dump(per_class(request), sys.stdout)
-        return
+    # A request for one of these answers with it alone; any other is the whole-evaluation check below.
+    for key, answer_to in (
+        ("missingValues", missing_values),
+        ("significance", significance),
+        ("paired", paired),
+        ("perClass", per_class),
+    ):
+        if key in request:
+            json.dump(answer_to(request), sys.stdout)
+            return
     confidence = request["confidence"]
     answer = {}
 

@@ -247,7 +247,8 @@ async function removeAbandonedWorkDirs(): Promise<void> {
   }
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0 delivers nothing). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

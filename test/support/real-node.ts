@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { signedCertificate } from './certificates.js';
-import { spawnTied, tail, terminate, type LocalControlPlane } from './controlplane.js';
+import { processAlive, spawnTied, tail, terminate, type LocalControlPlane } from './controlplane.js';
 import { stopOnExit } from './stop-on-exit.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -633,15 +633,6 @@ function kill(pid: number): void {
     process.kill(pid, 'SIGKILL');
   } catch {
     // already gone
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
