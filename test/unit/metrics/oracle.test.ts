@@ -90,6 +90,18 @@ function closeTo(actual: number, expected: number, tolerance: number, what: stri
   );
 }
 
+/** 4,000 labelled rows of three classes, the candidate's scores noisier than the teacher's. */
+function threeClasses(): EvaluationBatch {
+  return syntheticBatch({
+    dataset: 'current',
+    rows: 4000,
+    seed: 21,
+    labels: true,
+    outputWidth: 3,
+    candidateNoise: 0.8,
+  });
+}
+
 /** A labelled batch's scores and labels as the Python oracle reads them (null: unlabelled). */
 function scoresForPython(batch: EvaluationBatch) {
   return {
@@ -453,17 +465,7 @@ test('McNemar’s exact p-value, the flip rates and their Wilson intervals agree
       syntheticBatch({ dataset: 'current', rows: 9000, seed: 12, labels: true, candidateNoise: 0.6 }),
       10,
     ),
-    'three classes': withUnlabelled(
-      syntheticBatch({
-        dataset: 'current',
-        rows: 4000,
-        seed: 21,
-        labels: true,
-        outputWidth: 3,
-        candidateNoise: 0.8,
-      }),
-      7,
-    ),
+    'three classes': withUnlabelled(threeClasses(), 7),
     // Few discordant rows (b = 7, c = 1), so the p-value is far from 0 and 1.
     small: syntheticBatch({ dataset: 'current', rows: 60, seed: 2, labels: true, candidateNoise: 0.5 }),
   };
@@ -570,14 +572,7 @@ test('per-class recall drops agree with sklearn’s recall_score, Brier scores w
       syntheticBatch({ dataset: 'current', rows: 9000, seed: 12, labels: true, candidateNoise: 0.6 }),
       10,
     ),
-    'three classes, scores': syntheticBatch({
-      dataset: 'current',
-      rows: 4000,
-      seed: 21,
-      labels: true,
-      outputWidth: 3,
-      candidateNoise: 0.8,
-    }),
+    'three classes, scores': threeClasses(),
   };
   const oracle = askPython({
     decisionThreshold: 0.5,
