@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_TS := node --import tsx
 PYTHON ?= python3
 
-.PHONY: help deps controlplane helm lua argo-rollouts image node node-clean build lint test test-unit test-integration bench demo crds fixtures clean
+.PHONY: help deps controlplane helm prometheus lua argo-rollouts s3 image node node-clean build lint test test-unit test-integration bench demo crds fixtures clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -27,11 +27,17 @@ helm: ## build (or reuse from ~/.cache/pruneguard) helm and the PromQL checker f
 	bash hack/helm/build.sh
 	bash hack/promql/build.sh
 
+prometheus: ## build (or reuse from ~/.cache/pruneguard) the Prometheus server the live-metrics tests scrape with
+	bash hack/prometheus/build.sh
+
 lua: ## build (or reuse from ~/.cache/pruneguard) glua, the gopher-lua Argo CD runs health checks in
 	bash hack/lua/build.sh
 
 argo-rollouts: ## build (or reuse from ~/.cache/pruneguard) the Argo Rollouts controller and kubectl plugin, with its CRDs
 	bash hack/argo-rollouts/build.sh
+
+s3: ## build (or reuse from ~/.cache/pruneguard) SeaweedFS's weed, the S3 server the object-storage tests read from
+	bash hack/seaweedfs/build.sh
 
 image: node_modules/.installed ## build (or reuse from ~/.cache/pruneguard) the pruneguard image tarball, no Docker needed
 	bash hack/image/build.sh
@@ -49,14 +55,14 @@ build: node_modules/.installed ## compile TypeScript to dist/
 lint: node_modules/.installed ## type-check, eslint and prettier
 	npm run lint
 
-test: deps controlplane helm lua argo-rollouts image node ## unit + integration tests (everything)
+test: deps controlplane helm prometheus lua argo-rollouts s3 image node ## unit + integration tests (everything)
 	npm run test:unit
 	$(NODE_TS) test/integration/run.ts
 
 test-unit: deps
 	npm run test:unit
 
-test-integration: deps controlplane helm lua argo-rollouts image node
+test-integration: deps controlplane helm prometheus lua argo-rollouts s3 image node
 	$(NODE_TS) test/integration/run.ts
 
 bench: deps controlplane argo-rollouts build ## benchmarks: numbers and ratios

@@ -292,6 +292,11 @@ export function spawnTied(
   }
 }
 
+/** SIGKILL to the child's process group, synchronously: the last resort for `stopOnExit`. */
+export function killGroupNow(child: ChildProcess): void {
+  killGroup(child, 'SIGKILL');
+}
+
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   try {
