@@ -4,6 +4,8 @@
  * method 10) and 2635–2650 (paired proportions, method 10).
  */
 
+import { binomialHalfCdf } from './significance.js';
+
 export interface Interval {
   lower: number;
   upper: number;
@@ -128,4 +130,20 @@ export function quantileRankInterval(
     lower: Math.max(0, Math.floor(n * q - spread) - 1),
     upper: Math.min(n - 1, Math.ceil(n * q + spread)),
   };
+}
+
+/**
+ * Distribution-free interval for the median of n values, exact: the order statistics x₍ₗ₎ and
+ * x₍ₙ₊₁₋ₗ₎ (1-based) enclose it with probability 1 − 2·P(X ≤ l − 1), X ~ Bin(n, ½), whatever the
+ * distribution, and l is the largest that keeps this at least `confidence`. Returns 0-based ranks,
+ * or undefined when even the extremes enclose it less often (n < 6 at 95%).
+ */
+export function medianRankInterval(
+  n: number,
+  confidence: number,
+): { lower: number; upper: number } | undefined {
+  let l = 0;
+  // P(X ≤ n/2) ≥ ½, so this stops below the middle, where binomialHalfCdf is defined.
+  while (2 * binomialHalfCdf(l, n) <= 1 - confidence) l++;
+  return l === 0 ? undefined : { lower: l - 1, upper: n - l };
 }

@@ -290,6 +290,21 @@ def missing_values(request):
     return answer
 
 
+def mann_whitney(request):
+    """scipy's Mann-Whitney U (method='auto', continuity correction) and the Hodges-Lehmann shift."""
+    answer = []
+    for case in request["mannWhitney"]:
+        first = np.asarray(case["first"], dtype=float)
+        second = np.asarray(case["second"], dtype=float)
+        result = stats.mannwhitneyu(first, second, alternative=case["alternative"], method="auto")
+        answer.append({
+            "u": float(result.statistic),
+            "pValue": float(result.pvalue),
+            "shift": float(np.median(np.subtract.outer(first, second))),
+        })
+    return answer
+
+
 def main():
     request = json.load(sys.stdin)
     # A request for one of these answers with it alone; any other is the whole-evaluation check below.
@@ -298,6 +313,7 @@ def main():
         ("significance", significance),
         ("paired", paired),
         ("perClass", per_class),
+        ("mannWhitney", mann_whitney),
     ):
         if key in request:
             json.dump(answer_to(request), sys.stdout)

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +15,7 @@ import { textColumn, textValues, type TextColumn } from '../../../src/metrics/te
 import type { EvaluationReport } from '../../../src/metrics/index.js';
 import type { MissingValueState } from '../../../src/metrics/missing-value-increase.js';
 import { loadModel, saveModel } from '../../../src/onnx/model.js';
+import { askOracle } from '../../oracle/ask.js';
 import { handBatch } from '../metrics/hand-batches.js';
 import { fileUri, fixtureEvaluation, fixtureManifest, type ManifestOptions } from './fixture-specs.js';
 
@@ -36,17 +35,7 @@ function askPandas(request: unknown): {
   worst: string;
   interval: [number, number];
 } {
-  const python = path.resolve('.venv/bin/python');
-  assert.ok(
-    existsSync(python),
-    `${python} is missing: create it with python3 -m venv .venv && .venv/bin/pip install -r test/oracle/requirements.txt`,
-  );
-  const run = spawnSync(python, [path.resolve('test/oracle/reference_metrics.py')], {
-    input: JSON.stringify(request),
-    encoding: 'utf8',
-  });
-  assert.equal(run.status, 0, `oracle failed: ${run.stderr}`);
-  return JSON.parse(run.stdout) as ReturnType<typeof askPandas>;
+  return askOracle(request) as ReturnType<typeof askPandas>;
 }
 const plan = (
   policy: ScreeningPlan['policy'],

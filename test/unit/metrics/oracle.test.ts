@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -15,6 +13,7 @@ import {
   kolmogorovSurvival,
   mcnemarExactPValue,
 } from '../../../src/metrics/significance.js';
+import { askOracle } from '../../oracle/ask.js';
 import { textColumn, textValues } from '../../../src/metrics/text-column.js';
 import { gaussian, seededRandom, syntheticBatch } from './synthetic-data.js';
 import { openModel } from '../../../src/evaluator/models.js';
@@ -24,11 +23,8 @@ import { numericColumns, penguinsPool, poolBatch } from '../grading/penguins-poo
 
 /**
  * Cross-checks against numpy/scipy (test/oracle/reference_metrics.py) on the same raw data.
- * The venv is part of the test environment: when it is missing this fails, it does not skip.
  */
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const python = path.join(repoRoot, '.venv/bin/python');
-const oracleScript = path.join(repoRoot, 'test/oracle/reference_metrics.py');
 
 interface OracleAnswer {
   drift: Record<
@@ -58,22 +54,8 @@ interface OracleAnswer {
   normalQuantile975: number;
 }
 
-function askOracle(request: unknown): OracleAnswer {
-  return askPython(request) as OracleAnswer;
-}
-
-function askPython(request: unknown): unknown {
-  assert.ok(
-    existsSync(python),
-    `${python} is missing: create it with python3 -m venv .venv && .venv/bin/pip install -r test/oracle/requirements.txt`,
-  );
-  const run = spawnSync(python, [oracleScript], {
-    input: JSON.stringify(request),
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
-  });
-  assert.equal(run.status, 0, `oracle failed: ${run.stderr}`);
-  return JSON.parse(run.stdout) as unknown;
+function askEngineOracle(request: unknown): OracleAnswer {
+  return askOracle(request) as OracleAnswer;
 }
 
 function withBalance(batch: EvaluationBatch, seed: number, shift: number): EvaluationBatch {
@@ -156,7 +138,7 @@ test('metric engine agrees with numpy/scipy on PSI, KS, quantiles, demographic p
     [500, 1000],
     [1, 100000],
   ];
-  const oracle = askOracle({
+  const oracle = askEngineOracle({
     confidence: options.confidence,
     psiBins: options.psiBins,
     psiEpsilon: options.psiEpsilon,
@@ -364,7 +346,7 @@ test('drift tests agree with scipy: chi-squared and Kolmogorov laws, KS p-values
   }
   const drift = engine.result().details.drift;
   const options = engine.options;
-  const oracle = askPython({
+  const oracle = askOracle({
     confidence: options.confidence,
     psiEpsilon: options.psiEpsilon,
     featureRelativeAccuracy: options.featureRelativeAccuracy,
@@ -483,7 +465,7 @@ test('McNemar’s exact p-value, the flip rates and their Wilson intervals agree
     [500_000, 498_000],
   ];
   const confidence = 0.95;
-  const oracle = askPython({
+  const oracle = askOracle({
     confidence,
     decisionThreshold: 0.5,
     paired: {
@@ -574,7 +556,7 @@ test('per-class recall drops agree with sklearn’s recall_score, Brier scores w
     ),
     'three classes, scores': threeClasses(),
   };
-  const oracle = askPython({
+  const oracle = askOracle({
     decisionThreshold: 0.5,
     perClass: Object.fromEntries(
       Object.entries(cases).map(([name, batch]) => [name, scoresForPython(batch)]),
