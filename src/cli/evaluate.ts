@@ -1,11 +1,21 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import yaml from 'js-yaml';
 
-import type { MetricResult, PrunedModelEvaluation, SliceResult, Verdict } from '../api/v1alpha1/index.js';
+import type {
+  LiveMetricResult,
+  MetricResult,
+  PrunedModelEvaluation,
+  SliceResult,
+  Verdict,
+} from '../api/v1alpha1/index.js';
 import { evaluationDeadline } from '../evaluator/deadline.js';
 import type { Progress, ShardResult } from '../evaluator/pipeline.js';
 import { formatValue, type GradedRun } from '../grading/index.js';
+import { combineVerdict, formatLive, withLive } from '../live/grade.js';
+import type { PrometheusCredentials } from '../live/prometheus.js';
+import { shortPercent } from '../metrics/percent.js';
 import { createLogger } from '../telemetry/logger.js';
 
 export const verdictExitCodes: Record<Verdict, number> = {
@@ -18,8 +28,11 @@ export const verdictExitCodes: Record<Verdict, number> = {
 const usage = `usage: pruneguard evaluate -f <evaluation.yaml> [--output table|json|yaml] [--shards N]
 
 Runs a PrunedModelEvaluation on local files (file:// URIs, relative to the manifest's directory
-unless absolute; https:// and http:// work too) and prints what the operator would write to its
-status.
+unless absolute; https://, http:// and s3:// work too, s3:// with spec.s3 and the credentials in
+AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, anonymous without) and prints what the operator would
+write to its status. With spec.live, the live metrics are read from its Prometheus over the window
+that ends when the offline grades are in, and graded beside them as the operator does (a bearer
+token from PRUNEGUARD_PROMETHEUS_TOKEN, an extra CA from PRUNEGUARD_PROMETHEUS_CA_FILE).
 
   -f, --file      the manifest (YAML; the first document of kind PrunedModelEvaluation)
   -o, --output    table (default, for people), json or yaml (for programs; logs go to stderr)
@@ -89,12 +102,16 @@ export async function runEvaluate(argv: string[]): Promise<number> {
       { gradeEvaluation },
       { decodeShardState, encodeShardState },
       { summarize },
+      { evaluateLive },
+      { localEgressDefaults },
     ] = await Promise.all([
       import('../evaluator/manifest.js'),
       import('../evaluator/pipeline.js'),
       import('../grading/status.js'),
       import('../evaluator/shard-state.js'),
       import('../api/v1alpha1/summary.js'),
+      import('../live/evaluate-live.js'),
+      import('../security/egress.js'),
     ]);
     const evaluation = await loadEvaluationManifest(values.file);
     // One deadline for the whole run, as the Job has for all its pods.
@@ -117,8 +134,12 @@ export async function runEvaluate(argv: string[]): Promise<number> {
       shards === 1 ? result.accumulator : decodeShardState(encodeShardState(result.accumulator)),
     );
     for (const other of rest) first!.merge(other);
-    const graded = gradeEvaluation(first!, evaluation.spec);
-    const report = statusReport(evaluation, graded, results, summarize);
+    const offline = gradeEvaluation(first!, evaluation.spec);
+    const live = evaluation.spec.live
+      ? await evaluateLive(evaluation.spec.live, prometheusCredentials(), localEgressDefaults, new Date())
+      : undefined;
+    const graded = { ...offline, graded: withLive(offline.graded, live) };
+    const report = statusReport(evaluation, graded, results, summarize, live);
     process.stdout.write(
       output === 'json'
         ? JSON.stringify(report, null, 2) + '\n'
@@ -150,6 +171,8 @@ export interface EvaluationStatusReport {
     summary: Record<string, string>;
     metrics: MetricResult[];
     slices: SliceResult[];
+    live?: LiveMetricResult[];
+    liveVerdict?: Verdict;
   };
   /** Beside the status, which has no room for them: the inputs behind the values (docs/metrics.md). */
   details: GradedRun['details'];
@@ -160,7 +183,9 @@ function statusReport(
   graded: GradedRun,
   results: ShardResult[],
   summarize: (metrics: MetricResult[]) => object,
+  live: LiveMetricResult[] | undefined,
 ): EvaluationStatusReport {
+  const liveVerdict = live && combineVerdict(undefined, live).verdict;
   return {
     apiVersion: evaluation.apiVersion,
     kind: 'PrunedModelEvaluation',
@@ -175,6 +200,8 @@ function statusReport(
       summary: summarize(graded.metrics) as Record<string, string>,
       metrics: graded.metrics,
       slices: graded.slices,
+      ...(live ? { live } : {}),
+      ...(liveVerdict ? { liveVerdict } : {}),
     },
     details: graded.details,
   };
@@ -207,6 +234,26 @@ function table(report: EvaluationStatusReport, graded: GradedRun): string {
       ]),
     ]),
   );
+  if (status.live) {
+    lines.push(
+      '',
+      ...columns([
+        ['LIVE METRIC', 'CANARY', 'BASELINE', 'CHANGE', 'P', 'GRADE', 'POINTS', 'NOTE'],
+        ...status.live.map((m) => [
+          m.name,
+          m.value === undefined ? '' : formatLive(m.value, m.unit),
+          m.baseline === undefined ? '' : formatLive(m.baseline, m.unit),
+          m.relativeChange === undefined
+            ? ''
+            : `${m.relativeChange > 0 ? '+' : ''}${shortPercent(m.relativeChange)}`,
+          m.pValue === undefined ? '' : String(Number(m.pValue.toPrecision(2))),
+          m.grade,
+          `${m.samples.canary}/${m.samples.baseline}`,
+          m.reason ?? '',
+        ]),
+      ]),
+    );
+  }
   const disabled = graded.graded.disabled;
   if (disabled.length > 0) lines.push('', ...disabled.map((d) => `  not computed: ${d.name} (${d.reason})`));
   if (status.slices.length > 0) {
@@ -276,4 +323,12 @@ class ProgressLine {
   clear(): void {
     process.stderr.write('\r\x1b[K');
   }
+}
+
+/** spec.live.prometheus.credentialsSecret's parts, for a run on your machine: from the environment. */
+function prometheusCredentials(): PrometheusCredentials | undefined {
+  const token = process.env.PRUNEGUARD_PROMETHEUS_TOKEN || undefined;
+  const caFile = process.env.PRUNEGUARD_PROMETHEUS_CA_FILE || undefined;
+  if (token === undefined && caFile === undefined) return undefined;
+  return { ...(token ? { token } : {}), ...(caFile ? { ca: readFileSync(caFile, 'utf8') } : {}) };
 }

@@ -9,11 +9,13 @@ import {
   summarize,
   type Action,
   type EvaluationRun,
+  type LiveMetricResult,
   type PrunedModelEvaluation,
   type PrunedModelEvaluationStatus,
   type Verdict,
 } from '../api/v1alpha1/index.js';
 import { applyHysteresis, type GradedRun } from '../grading/index.js';
+import { combineVerdict, withLive } from '../live/grade.js';
 import { setCondition } from './conditions.js';
 import type { RunOutcome } from './run-outcome.js';
 
@@ -21,26 +23,36 @@ export const maxActionsKept = 50;
 
 export type RunFailure = Extract<RunOutcome, { state: 'failed' }>;
 
+/** A merge patch of the status: null removes a field (status.live once spec.live is gone). */
+export type StatusPatch = {
+  [K in keyof PrunedModelEvaluationStatus]?: PrunedModelEvaluationStatus[K] | null;
+};
+
 export interface Conclusion {
   /**
    * One write: the verdict, the streaks, the actions it asks for and status.lastRun (which closes
    * the run). Nothing acts before the API server has accepted it.
    */
-  status: Partial<PrunedModelEvaluationStatus>;
+  status: StatusPatch;
   /** The run's own verdict (before hysteresis), for its metrics and log. */
   verdict: Verdict;
   failure?: RunFailure;
   events: { type: 'Normal' | 'Warning'; reason: string; message: string }[];
 }
 
-/** A graded run: hysteresis, conditions, and the actions the policy asks for. */
+/**
+ * A graded run: hysteresis, conditions, and the actions the policy asks for. `live` is its
+ * spec.live graded at the same time (src/live): the verdict is the worse of the two, so a slow
+ * canary rolls back like an accuracy drop, and an unreadable Prometheus (Inconclusive) holds.
+ */
 export function concludeGraded(
   evaluation: PrunedModelEvaluation,
   run: EvaluationRun,
   gradedRun: GradedRun,
   now: Date,
+  live?: LiveMetricResult[],
 ): Conclusion {
-  const { graded } = gradedRun;
+  const graded = withLive(gradedRun.graded, live);
   const runName = run.metadata.name!;
   const policy = evaluation.spec.policy;
   const previous = evaluation.status?.hysteresis;
@@ -95,6 +107,8 @@ export function concludeGraded(
       metrics: gradedRun.metrics,
       slices: gradedRun.slices,
       summary: summarize(gradedRun.metrics),
+      live: live ?? null,
+      liveVerdict: live ? (combineVerdict(undefined, live).verdict ?? null) : null,
       explanation,
       conditions,
       lastRun: lastRun(run, gradedRun.samples, now),
@@ -186,6 +200,8 @@ function lastRun(run: EvaluationRun, samples: number, now: Date): PrunedModelEva
     startedAt: run.status?.startedAt ?? run.metadata.creationTimestamp,
     completedAt: now.toISOString(),
     samples,
+    ...(run.spec.trigger ? { trigger: run.spec.trigger } : {}),
+    ...(run.spec.triggerDetail ? { triggerDetail: run.spec.triggerDetail } : {}),
   };
 }
 

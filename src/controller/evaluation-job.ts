@@ -1,9 +1,17 @@
 import { createHash } from 'node:crypto';
-import type { V1Job, V1OwnerReference, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type {
+  V1EnvVar,
+  V1Job,
+  V1OwnerReference,
+  V1Toleration,
+  V1Volume,
+  V1VolumeMount,
+} from '@kubernetes/client-node';
 import type { EvaluationRun, PrunedModelEvaluation } from '../api/v1alpha1/index.js';
 import { apiVersion, evaluationRunNames } from '../api/v1alpha1/index.js';
+import { s3CredentialKeys } from '../api/v1alpha1/object-storage.js';
 import { mountedSchemes, mountRoot, type MountedScheme } from '../api/v1alpha1/sources.js';
-import { egressPolicyEnv, encodeEgressPolicy, type EgressPolicy } from '../security/egress.js';
+import { egressPolicyEnv, encodeEgressPolicy, uriScheme, type EgressPolicy } from '../security/egress.js';
 
 export const labels = {
   evaluation: 'pruneguard.io/evaluation',
@@ -70,6 +78,27 @@ export function sourceMounts(uris: readonly string[]): Mounts {
     }
   }
   return { volumes, volumeMounts };
+}
+
+/**
+ * The S3 credentials of spec.s3.credentialsSecret, as references the kubelet resolves: the Job
+ * carries no value (the operator reads them only to ask for object versions, data-versions.ts).
+ * Only when a source is s3://, so a Secret named but unused is not needed for the pod to start.
+ * The session token is optional, as in the Secret.
+ */
+export function s3CredentialsEnv(spec: PrunedModelEvaluation['spec']): V1EnvVar[] {
+  const secret = spec.s3?.credentialsSecret;
+  if (secret === undefined || !evaluationUris(spec).some((uri) => uriScheme(uri) === 's3')) return [];
+  return Object.values(s3CredentialKeys).map((key) => ({
+    name: key,
+    valueFrom: {
+      secretKeyRef: {
+        name: secret,
+        key,
+        ...(key === s3CredentialKeys.sessionToken ? { optional: true } : {}),
+      },
+    },
+  }));
 }
 
 /** Quantities are int-or-string in the API; the Job takes strings. */
@@ -194,6 +223,7 @@ export function evaluationJob(run: EvaluationRun, options: EvaluationJobOptions)
                     resourceFieldRef: { containerName: 'evaluator', resource: 'limits.cpu', divisor: '1' },
                   },
                 },
+                ...s3CredentialsEnv(spec),
               ],
               terminationMessagePolicy: 'FallbackToLogsOnError',
               securityContext: {

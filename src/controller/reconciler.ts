@@ -35,20 +35,31 @@ import {
   openActionStates,
   prunedModelEvaluationNames,
   runName,
+  s3CredentialKeys,
+  sourceRoles,
+  sourceUris,
   version,
   type Action,
+  type DataWatch,
+  type Live,
+  type LiveMetricResult,
   type EvaluationRun,
   type PrunedModelEvaluation,
   type PrunedModelEvaluationStatus,
   type Retraining,
-  type RunTrigger,
 } from '../api/v1alpha1/index.js';
 import type { ShardStateLimits } from '../evaluator/shard-state.js';
 import type { OperatorMetrics } from '../telemetry/operator-metrics.js';
-import { concludeFailed, concludeGraded, type Conclusion } from './conclusion.js';
+import { concludeFailed, concludeGraded, type Conclusion, type StatusPatch } from './conclusion.js';
 import { setCondition, type ConditionUpdate } from './conditions.js';
-import { scheduledAtAnnotation, whenDue } from './due.js';
-import { evaluationJob, jobName, labels, ownerReference } from './evaluation-job.js';
+import { evaluateLive } from '../live/evaluate-live.js';
+import { unreadLive } from '../live/grade.js';
+import { prometheusCredentialKeys, type PrometheusCredentials } from '../live/prometheus.js';
+import { readCredentials, type Credentials } from './credentials.js';
+import { readVersion, type ProbeContext } from './data-versions.js';
+import { dataChange, nextCheck, recordVersions, sameWatch, versionsOf } from './data-watch.js';
+import { scheduledAtAnnotation, whenDue, type Due } from './due.js';
+import { evaluationJob, jobName, labels, ownerReference, s3CredentialsEnv } from './evaluation-job.js';
 import { evaluatorAccess } from './evaluator-access.js';
 import type { EventRecorder } from './events.js';
 import { gradeRun, RejectedShardResults } from './grade-run.js';
@@ -57,6 +68,9 @@ import { runOutcome } from './run-outcome.js';
 import { specProblem, type SpecPolicy, type SpecProblem } from './spec-admission.js';
 
 export const finalizer = 'pruneguard.io/cleanup';
+/** Each version read (a HEAD, a ConfigMap get) gives up after this long; the source shows why. */
+const versionReadTimeoutMs = 10_000;
+const credentialsRecheckMs = 60_000;
 export const sequenceLabel = 'pruneguard.io/sequence';
 
 export interface ReconcilerOptions extends SpecPolicy {
@@ -122,6 +136,8 @@ export class EvaluationReconciler {
    * retried reconcile.
    */
   private readonly superseded = new Map<string, Set<string>>();
+  /** When the sources of an evaluation were last asked for their versions, per uid (data-watch.ts). */
+  private readonly dataChecked = new Map<string, Date>();
 
   constructor(
     private readonly clients: Clients,
@@ -216,35 +232,111 @@ export class EvaluationReconciler {
     log: Logger,
   ): Promise<ReconcileResult> {
     const now = this.now();
-    const due = whenDue(evaluation, runs.at(-1), now);
+    const changes = evaluation.spec.schedule.dataChanges;
+    const uid = evaluation.metadata.uid!;
+    let watch = evaluation.status?.dataWatch;
+    const settling = dataChange(watch, runs.at(-1), changes, this.dataChecked.get(uid));
+    const check = nextCheck(changes, this.dataChecked.get(uid), settling.due ? undefined : settling.at);
+    let read = false;
+    if (check && check <= now) {
+      watch = await this.readVersions(evaluation, watch, now);
+      read = true;
+    }
+    const data = dataChange(watch, runs.at(-1), changes, this.dataChecked.get(uid));
+    const due = whenDue(evaluation, runs.at(-1), now, data);
     if (!due.due) {
       if (due.at && evaluation.status?.nextRunAt !== due.at.toISOString()) {
         await this.patchStatus(evaluation, { nextRunAt: due.at.toISOString() });
       }
-      return due.at ? { requeueAfterMs: Math.max(0, due.at.getTime() - now.getTime()) + 50 } : {};
+      const wake = [due.at, nextCheck(changes, this.dataChecked.get(uid), data.due ? undefined : data.at)]
+        .filter((at) => at !== undefined)
+        .reduce<Date | undefined>((soonest, at) => (soonest && soonest <= at ? soonest : at), undefined);
+      return wake ? { requeueAfterMs: Math.max(0, wake.getTime() - now.getTime()) + 50 } : {};
     }
+    // A pod that cannot read its sources would only fail; the condition says why, and the Secret
+    // is looked at again a minute later (Secrets are not watched).
+    const s3 = await this.s3Credentials(evaluation);
+    if (s3 && 'problem' in s3) {
+      await this.refuseSpec(
+        evaluation,
+        { reason: 'SpecRefused', message: `spec.s3.credentialsSecret: ${s3.problem}` },
+        log,
+      );
+      return { requeueAfterMs: credentialsRecheckMs };
+    }
+    // The run records the versions it is about to read, so that the next change is seen as one.
+    if (changes.enabled && !read) watch = await this.readVersions(evaluation, watch, now);
 
     const sequence = Math.max(0, ...runs.map(sequenceOf), lastRunSequence(evaluation)) + 1;
     const targetRevision = await this.targetRevision(evaluation, log);
-    const run = await this.createRun(evaluation, sequence, due.trigger, now, targetRevision);
+    const run = await this.createRun(evaluation, sequence, due, now, targetRevision, versionsOf(watch));
     if (!run) return { requeueAfterMs: 1000 };
     await this.createJob(run);
-    log.info({ run: run.metadata.name, trigger: due.trigger }, 'started evaluation run');
+    log.info({ run: run.metadata.name, trigger: due.trigger, detail: due.detail }, 'started evaluation run');
     await this.events.record(
       evaluation,
       'Normal',
       'RunStarted',
-      `started ${run.metadata.name} (${due.trigger}, ${run.spec.shards} shard(s))`,
+      `started ${run.metadata.name} (${due.detail ? `${due.trigger}: ${due.detail}` : due.trigger}, ${run.spec.shards} shard(s))`,
     );
     return {};
+  }
+
+  /**
+   * The keys of spec.s3.credentialsSecret when an s3:// source needs them (as the Job's
+   * s3CredentialsEnv does), or why the Secret cannot serve; undefined when none is needed.
+   */
+  private async s3Credentials(evaluation: PrunedModelEvaluation): Promise<Credentials | undefined> {
+    const spec = evaluation.spec;
+    if (spec.s3?.credentialsSecret === undefined || s3CredentialsEnv(spec).length === 0) return undefined;
+    return readCredentials(this.clients.core, evaluation.metadata.namespace!, spec.s3.credentialsSecret, {
+      required: [s3CredentialKeys.accessKeyId, s3CredentialKeys.secretAccessKey],
+      optional: [s3CredentialKeys.sessionToken],
+    });
+  }
+
+  /**
+   * Reads the version of every model and data file (data-versions.ts) and writes status.dataWatch
+   * when one changed. When they were read is kept in memory: a restarted operator reads them again
+   * at once, which costs a HEAD per source, never a run.
+   */
+  private async readVersions(
+    evaluation: PrunedModelEvaluation,
+    previous: DataWatch | undefined,
+    now: Date,
+  ): Promise<DataWatch> {
+    const s3 = await this.s3Credentials(evaluation);
+    const context: ProbeContext = {
+      namespace: evaluation.metadata.namespace!,
+      core: this.clients.core,
+      egress: this.options.egress,
+      timeoutMs: versionReadTimeoutMs,
+      s3: {
+        ...(evaluation.spec.s3 ? { options: evaluation.spec.s3 } : {}),
+        credentials: s3 ?? { values: {} },
+      },
+    };
+    const uris = sourceUris(evaluation.spec);
+    const observed = await Promise.all(
+      sourceRoles.map(async (source) => ({
+        source,
+        uri: uris[source],
+        ...(await readVersion(uris[source], context)),
+      })),
+    );
+    this.dataChecked.set(evaluation.metadata.uid!, now);
+    const watch = recordVersions(previous, observed, now);
+    if (!sameWatch(previous, watch)) await this.patchStatus(evaluation, { dataWatch: watch });
+    return watch;
   }
 
   private async createRun(
     evaluation: PrunedModelEvaluation,
     sequence: number,
-    trigger: RunTrigger,
+    due: Extract<Due, { due: true }>,
     now: Date,
     targetRevision: string | undefined,
+    dataVersions: Record<string, string> | undefined,
   ): Promise<EvaluationRun | undefined> {
     const name = runName(evaluation.metadata.name!, sequence);
     const body: EvaluationRun = {
@@ -265,7 +357,9 @@ export class EvaluationReconciler {
         evaluationName: evaluation.metadata.name!,
         generation: evaluation.metadata.generation ?? 1,
         shards: Math.min(evaluation.spec.runtime.parallelism, maxShards),
-        trigger,
+        trigger: due.trigger,
+        ...(due.detail ? { triggerDetail: due.detail.slice(0, 1024) } : {}),
+        ...(dataVersions ? { dataVersions } : {}),
         ...(targetRevision ? { targetRevision } : {}),
         evaluationSpec: evaluation.spec,
       },
@@ -430,7 +524,7 @@ export class EvaluationReconciler {
         log,
       );
     }
-    return this.closeRun(evaluation, run, this.graded(evaluation, run), log);
+    return this.closeRun(evaluation, run, await this.graded(evaluation, run), log);
   }
 
   private failRun(
@@ -448,8 +542,11 @@ export class EvaluationReconciler {
     );
   }
 
-  /** Merges and grades the shards' results; anything malformed concludes Inconclusive instead. */
-  private graded(evaluation: PrunedModelEvaluation, run: EvaluationRun): Conclusion {
+  /**
+   * Merges and grades the shards' results, and the run's spec.live from Prometheus beside them;
+   * anything malformed concludes Inconclusive instead.
+   */
+  private async graded(evaluation: PrunedModelEvaluation, run: EvaluationRun): Promise<Conclusion> {
     let gradedRun;
     try {
       gradedRun = gradeRun(run, this.options.shardStateLimits);
@@ -465,7 +562,33 @@ export class EvaluationReconciler {
         this.now(),
       );
     }
-    return concludeGraded(evaluation, run, gradedRun, this.now());
+    const live = run.spec.evaluationSpec.live;
+    const liveResults = live ? await this.gradeLive(run.metadata.namespace!, live) : undefined;
+    return concludeGraded(evaluation, run, gradedRun, this.now(), liveResults);
+  }
+
+  /**
+   * spec.live over the window that ends now. Never throws: credentials that cannot serve, like a
+   * Prometheus out of reach, make every live metric Inconclusive with the reason.
+   */
+  private async gradeLive(namespace: string, live: Live): Promise<LiveMetricResult[]> {
+    let credentials: PrometheusCredentials | undefined;
+    const secret = live.prometheus.credentialsSecret;
+    if (secret !== undefined) {
+      const read = await readCredentials(this.clients.core, namespace, secret, {
+        optional: Object.values(prometheusCredentialKeys),
+      });
+      if ('problem' in read)
+        return live.metrics.map((metric) =>
+          unreadLive(metric, `spec.live.prometheus.credentialsSecret: ${read.problem}`),
+        );
+      credentials = Object.fromEntries(
+        Object.entries(prometheusCredentialKeys)
+          .filter(([, key]) => read.values[key] !== undefined)
+          .map(([field, key]) => [field, read.values[key]]),
+      );
+    }
+    return evaluateLive(live, credentials, this.options.egress, this.now());
   }
 
   /**
@@ -717,6 +840,7 @@ export class EvaluationReconciler {
     for (const run of this.runsOf(evaluation)) await this.deleteRun(run);
     this.metrics.forget(evaluation.metadata.namespace!, evaluation.metadata.name!);
     this.closedThrough.delete(evaluation.metadata.uid!);
+    this.dataChecked.delete(evaluation.metadata.uid!);
     await this.patchEvaluation(evaluation, {
       metadata: {
         finalizers: evaluation.metadata.finalizers.filter((f) => f !== finalizer),
@@ -769,7 +893,7 @@ export class EvaluationReconciler {
    */
   private async patchStatus(
     evaluation: PrunedModelEvaluation,
-    status: Partial<PrunedModelEvaluationStatus>,
+    status: StatusPatch,
   ): Promise<PrunedModelEvaluation> {
     const { namespace, name } = evaluation.metadata as { namespace: string; name: string };
     const key = `${namespace}/${name}`;

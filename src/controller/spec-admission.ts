@@ -43,16 +43,19 @@ export function specRefusal(evaluation: PrunedModelEvaluation, policy: SpecPolic
       'spec.runtime.serviceAccountName is set, but custom ServiceAccounts are off (the operator runs each evaluation under its own identity; --allow-custom-service-accounts)',
     );
   evaluationUris(spec).forEach((uri, i) => {
-    const refused = checkUri(policy.egress, uri, sourceFields[i]!);
+    const refused = checkUri(policy.egress, uri, sourceFields[i]!, { s3: spec.s3 });
     if (refused) problems.push(refused);
   });
-  const webhook = spec.retraining?.webhook?.url;
-  if (webhook !== undefined) {
-    const refused = checkUri(
-      { ...policy.egress, schemes: policy.egress.schemes.filter((s) => s === 'http' || s === 'https') },
-      webhook,
-      'spec.retraining.webhook.url',
-    );
+  // The operator itself sends these requests: the same policy, http(s) only.
+  const webPolicy = {
+    ...policy.egress,
+    schemes: policy.egress.schemes.filter((s) => s === 'http' || s === 'https'),
+  };
+  for (const [field, url] of [
+    ['spec.retraining.webhook.url', spec.retraining?.webhook?.url],
+    ['spec.live.prometheus.address', spec.live?.prometheus.address],
+  ] as const) {
+    const refused = url === undefined ? undefined : checkUri(webPolicy, url, field);
     if (refused) problems.push(refused);
   }
   const template = spec.retraining?.jobTemplate;

@@ -133,6 +133,7 @@ export async function resolveEncoding(
       columns,
       label: 'reference data',
       deadline,
+      s3: spec.s3,
       ...formatOption(data.format),
     });
   const labelIsText =

@@ -8,7 +8,7 @@ import {
   type ValueInfoProto,
 } from '../onnx/model.js';
 import { countParameters } from '../onnx/parameters.js';
-import { openSource, readAll } from './sources/index.js';
+import { openSource, readAll, type SourceOptions } from './sources/index.js';
 
 export type ModelRole = 'teacher' | 'candidate';
 export type ExecutionProvider = 'cpu' | 'cuda';
@@ -22,6 +22,8 @@ export interface ModelOptions {
   intraOpThreads?: number;
   /** The evaluation's deadline, for reading the model (see `SourceOptions`). */
   deadline?: AbortSignal;
+  /** The evaluation's spec.s3, for s3:// models. */
+  s3?: SourceOptions['s3'];
 }
 
 /** A model's single float input [N, width] and its first output [N, outputs]. */
@@ -101,11 +103,11 @@ export async function openModel(
   options: ModelOptions = {},
 ): Promise<LoadedModel> {
   const where = `${role} model ${uri}`;
-  const bytes = await readAll(openSource(uri, undefined, { deadline: options.deadline })).catch(
-    (error: Error) => {
-      throw new Error(`${role} model ${error.message}`, { cause: error });
-    },
-  );
+  const bytes = await readAll(
+    openSource(uri, undefined, { deadline: options.deadline, s3: options.s3 }),
+  ).catch((error: Error) => {
+    throw new Error(`${role} model ${error.message}`, { cause: error });
+  });
   const proto = decodeModel(bytes, where);
   const signature = signatureOf(proto, where);
   const parameters = countParameters(proto);

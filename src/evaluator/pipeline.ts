@@ -91,6 +91,7 @@ export async function evaluateShard(
     // onnxruntime sizes its pool by the node's cores, not the pod's CPU limit; this caps it.
     ...(Number.isInteger(threads) && threads > 0 ? { intraOpThreads: threads } : {}),
     deadline,
+    s3: spec.s3,
   };
   const teacher = await openModel(spec.teacher.uri, 'teacher', modelOptions);
   let candidate: LoadedModel | undefined;
@@ -226,6 +227,7 @@ async function* screenedBatches(
   for await (const batch of openTable(uri, {
     label: `${dataset} data`,
     deadline,
+    s3: spec.s3,
     batchSize: rowsPerRead(spec.runtime.batchSize, inputWidth(encoding)) * shard.count,
     columns: selectedColumns(encoding.selection),
     ...formatOption(spec.data.format),

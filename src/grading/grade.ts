@@ -1,4 +1,9 @@
-import { metricDefinitions, type MetricName, type Threshold } from '../api/v1alpha1/thresholds.js';
+import {
+  metricDefinitions,
+  type Direction,
+  type MetricName,
+  type Threshold,
+} from '../api/v1alpha1/thresholds.js';
 import type { MetricResult } from '../metrics/index.js';
 import type { TestedValue, TestedValues } from '../metrics/metric-result.js';
 import { formatValue } from './explanation.js';
@@ -38,18 +43,31 @@ export interface GradingRule extends Threshold {
   enabled: boolean;
 }
 
+export type Band = 'Pass' | 'Warning' | 'Critical';
+
 /** The band a value falls in, by the design table's edges (see `passAtTarget`). */
-export function bandOf(
-  name: MetricName,
-  value: number,
-  threshold: Threshold,
-): 'Pass' | 'Warning' | 'Critical' {
+export function bandOf(name: MetricName, value: number, threshold: Threshold): Band {
   const { direction, passAtTarget } = metricDefinitions[name];
+  return band(value, threshold, direction, passAtTarget);
+}
+
+/** The band a value falls in; `passAtTarget` says on which side a value exactly on target falls. */
+export function band(value: number, threshold: Threshold, direction: Direction, passAtTarget: boolean): Band {
   const worseThan =
     direction === 'lowerIsBetter' ? (a: number, b: number) => a > b : (a: number, b: number) => a < b;
   if (worseThan(value, threshold.warning)) return 'Critical';
   if (worseThan(value, threshold.target) || (!passAtTarget && value === threshold.target)) return 'Warning';
   return 'Pass';
+}
+
+/**
+ * Why a breach graded on its point is not supported by its interval, or undefined: the interval's
+ * better end lies in a better band than the point, so the data cannot tell the breach from chance.
+ */
+export function intervalDoubt(point: Grade, betterEnd: Band, confidence: number): string | undefined {
+  if ((point !== 'Warning' && point !== 'Critical') || betterEnd === point) return undefined;
+  const edge = point === 'Critical' ? 'warning' : 'target';
+  return `the ${Math.round(confidence * 100)}% interval reaches back across the ${edge} edge`;
 }
 
 /**
@@ -95,11 +113,10 @@ export function gradeMetric(result: MetricResult, rule: GradingRule): GradedMetr
       metricDefinitions[result.name].direction === 'lowerIsBetter'
         ? result.interval.lower
         : result.interval.upper;
-    const supported = bandOf(result.name, better, rule);
-    if (supported !== graded.grade) {
-      const edge = graded.grade === 'Critical' ? 'warning' : 'target';
+    const doubt = intervalDoubt(graded.grade, bandOf(result.name, better, rule), result.interval.confidence);
+    if (doubt) {
       graded.grade = 'Inconclusive';
-      graded.reason = `the ${Math.round(result.interval.confidence * 100)}% interval reaches back across the ${edge} edge`;
+      graded.reason = doubt;
     }
   }
   return graded;
@@ -197,7 +214,7 @@ function pValueText(p: number): string {
 }
 
 /** "p = 0.31", "p < 0.001" */
-function pText(p: number): string {
+export function pText(p: number): string {
   return p < 0.001 ? 'p < 0.001' : `p = ${pValueText(p)}`;
 }
 

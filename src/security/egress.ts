@@ -10,7 +10,13 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 
-import { networkSchemes, sourceSchemeNames, sourceSchemes } from '../api/v1alpha1/sources.js';
+import { parseS3Uri, s3ObjectUrl, type S3Options } from '../api/v1alpha1/object-storage.js';
+import {
+  networkSchemes,
+  sourceSchemeNames,
+  sourceSchemes,
+  type NetworkScheme,
+} from '../api/v1alpha1/sources.js';
 
 export interface EgressPolicy {
   /** URI schemes without `://`, of `sourceSchemes` (src/api/v1alpha1/sources.ts); a plain path is file. */
@@ -24,6 +30,22 @@ export interface EgressPolicy {
 
 /** The schemes whose hosts the policy checks. */
 const hostSchemes: ReadonlySet<string> = new Set(networkSchemes);
+
+/** What the check of a URI needs besides the URI: the evaluation's spec.s3, for s3:// sources. */
+export interface UriContext {
+  s3?: S3Options | undefined;
+}
+
+/**
+ * The URL each network scheme actually connects to, whose host the policy checks. For s3:// that
+ * is the endpoint (with the bucket as a subdomain in virtual-hosted style), not the bucket's name;
+ * the Record makes a newly registered network scheme say where it connects.
+ */
+const connectsTo: Record<NetworkScheme, (url: URL, uri: string, context: UriContext) => URL> = {
+  https: (url) => url,
+  http: (url) => url,
+  s3: (_url, uri, context) => s3ObjectUrl(parseS3Uri(uri), context.s3),
+};
 
 /**
  * The operator and evaluation pods: every scheme but `local` ones (no files of the pod's own
@@ -315,23 +337,49 @@ export function redactUri(uri: string): string {
   return uri.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@]*?:)[^/?#@]*@/i, '$1***@');
 }
 
-function urlRefusal(policy: EgressPolicy, url: URL): string | undefined {
+function urlRefusal(
+  policy: EgressPolicy,
+  url: URL,
+  uri: string = url.href,
+  context: UriContext = {},
+): string | undefined {
   const scheme = url.protocol.slice(0, -1);
-  if (!policy.schemes.includes(scheme))
-    return `scheme ${scheme}:// is not allowed (allowed: ${policy.schemes.join(', ')}; the operator's ${egressFlags.schemes})`;
+  const schemeRefusal = (name: string) =>
+    `scheme ${name}:// is not allowed (allowed: ${policy.schemes.join(', ')}; the operator's ${egressFlags.schemes})`;
+  if (!policy.schemes.includes(scheme)) return schemeRefusal(scheme);
   if (scheme === 'file' && url.hostname !== '' && url.hostname !== 'localhost')
     return `file:// names host '${url.hostname}'; write file:///absolute/path (only pruneguard evaluate resolves relative file:// paths, against the manifest)`;
   if (!hostSchemes.has(scheme)) return undefined;
-  const host = hostRefusal(policy, url.hostname);
-  return host && `its host ${host}`;
+  let target: URL;
+  try {
+    target = connectsTo[scheme as NetworkScheme](url, uri, context);
+  } catch (error) {
+    return (error as Error).message.replace(`${uri}: `, '');
+  }
+  if (target === url) {
+    const host = hostRefusal(policy, url.hostname);
+    return host && `its host ${host}`;
+  }
+  // An http:// endpoint is plain HTTP whichever scheme the URI names, so a policy without http://
+  // (TLS for every source) refuses it too.
+  if (target.protocol === 'http:' && !policy.schemes.includes('http'))
+    return `it is fetched from ${target.origin}, and ${schemeRefusal('http')}`;
+  const host = hostRefusal(policy, target.hostname);
+  return host && `it is fetched from ${target.origin}, whose host ${host}`;
 }
 
 /**
  * Why the policy refuses a model, data or webhook URI, as one line that starts with `field` (e.g.
  * `spec.data.current.uri`) when given, else with the URI; undefined when it is allowed. No DNS:
- * names are checked again, by address, when connecting.
+ * names are checked again, by address, when connecting. An s3:// URI is checked by the endpoint
+ * it is fetched from, which `context.s3` (the evaluation's spec.s3) decides.
  */
-export function checkUri(policy: EgressPolicy, uri: string, field?: string): string | undefined {
+export function checkUri(
+  policy: EgressPolicy,
+  uri: string,
+  field?: string,
+  context: UriContext = {},
+): string | undefined {
   const refused = (why: string) => `${field ? `${field}: ` : ''}${redactUri(uri)} is refused: ${why}`;
   const scheme = uriScheme(uri);
   if (scheme === undefined) {
@@ -347,7 +395,7 @@ export function checkUri(policy: EgressPolicy, uri: string, field?: string): str
   } catch {
     return refused('not a valid URL');
   }
-  const why = urlRefusal(policy, url);
+  const why = urlRefusal(policy, url, uri, context);
   return why && refused(why);
 }
 
@@ -425,6 +473,8 @@ export interface EgressRequestOptions {
   connectTimeoutMs?: number;
   /** Bytes of the body kept; the rest is dropped and `truncated` set (default 64 KiB). */
   maxResponseBytes?: number;
+  /** For https: the CA the server's certificate is checked against, and a client certificate (mTLS). */
+  tls?: Pick<https.RequestOptions, 'ca' | 'cert' | 'key'>;
   /** For tests: the resolver under the guarded lookup. */
   resolve?: Resolver;
 }
@@ -506,7 +556,7 @@ export function egressRequest(
       request = guardedRequest(
         policy,
         new URL(url),
-        { method: options.method ?? 'GET', headers: options.headers ?? {} },
+        { method: options.method ?? 'GET', headers: options.headers ?? {}, ...options.tls },
         onResponse,
         options.resolve,
       );

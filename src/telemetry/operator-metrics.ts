@@ -3,6 +3,7 @@ import type { MetricResult, PrunedModelEvaluationStatus, Verdict } from '../api/
 import { verdicts } from '../api/v1alpha1/index.js';
 
 type MetricLabels = { namespace: string; evaluation: string; metric: string; slice: string };
+type LiveLabels = { namespace: string; evaluation: string; metric: string };
 
 const gradeValue: Record<string, number> = {
   Pass: 0,
@@ -28,6 +29,18 @@ export class OperatorMetrics {
     name: 'pruneguard_metric_grade',
     help: 'Grade of a metric: 0 pass, 1 warning, 2 critical, 3 inconclusive, -1 not graded.',
     labelNames: ['namespace', 'evaluation', 'metric', 'slice'],
+    registers: [this.registry],
+  });
+  private readonly liveValue = new Gauge({
+    name: 'pruneguard_live_metric_value',
+    help: 'Window value (median) of a spec.live serving metric at the last grading, per variant (canary, baseline).',
+    labelNames: ['namespace', 'evaluation', 'metric', 'variant'],
+    registers: [this.registry],
+  });
+  private readonly liveGrade = new Gauge({
+    name: 'pruneguard_live_metric_grade',
+    help: 'Grade of a spec.live serving metric, canary against baseline: 0 pass, 1 warning, 2 critical, 3 inconclusive, -1 not graded.',
+    labelNames: ['namespace', 'evaluation', 'metric'],
     registers: [this.registry],
   });
   private readonly verdict = new Gauge({
@@ -68,6 +81,7 @@ export class OperatorMetrics {
 
   /** The label sets written per evaluation, so they can be removed exactly. */
   private readonly written = new Map<string, MetricLabels[]>();
+  private readonly writtenLive = new Map<string, LiveLabels[]>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'pruneguard_process_' });
@@ -88,6 +102,18 @@ export class OperatorMetrics {
     };
     write(status.metrics ?? [], '');
     for (const slice of status.slices ?? []) write(slice.metrics, slice.slice);
+    const live: LiveLabels[] = [];
+    this.writtenLive.set(`${namespace}/${evaluation}`, live);
+    for (const m of status.live ?? []) {
+      const labels = { namespace, evaluation, metric: m.name };
+      live.push(labels);
+      this.liveGrade.set(labels, m.decides ? gradeValue[m.grade]! : -1);
+      for (const [variant, value] of [
+        ['canary', m.value],
+        ['baseline', m.baseline],
+      ] as const)
+        if (value !== undefined) this.liveValue.set({ ...labels, variant }, value);
+    }
     if (status.verdict) {
       for (const v of verdicts)
         this.verdict.set({ namespace, evaluation, verdict: v }, v === status.verdict ? 1 : 0);
@@ -100,8 +126,13 @@ export class OperatorMetrics {
       this.metricValue.remove(labels);
       this.metricGrade.remove(labels);
     }
+    for (const labels of this.writtenLive.get(key) ?? []) {
+      this.liveGrade.remove(labels);
+      for (const variant of ['canary', 'baseline']) this.liveValue.remove({ ...labels, variant });
+    }
     for (const verdict of verdicts) this.verdict.remove({ namespace, evaluation, verdict });
     this.written.delete(key);
+    this.writtenLive.delete(key);
   }
 
   runFinished(namespace: string, evaluation: string, result: Verdict | 'Failed'): void {

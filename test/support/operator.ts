@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
 import { startOperator, type RunningOperator } from '../../src/controller/operator.js';
 import type { ReconcilerOptions } from '../../src/controller/reconciler.js';
 import { defaultShardStateLimits } from '../../src/evaluator/shard-state.js';
@@ -57,6 +58,8 @@ export interface TestOperatorOptions {
   reconciler?: Partial<ReconcilerOptions>;
   now?: () => Date;
   leaderElection?: { leaseName: string; identity: string };
+  /** Where the operator logs (default: stderr at PRUNEGUARD_LOG_LEVEL, else warn). */
+  log?: Logger;
 }
 
 export async function startTestOperator(
@@ -65,11 +68,13 @@ export async function startTestOperator(
 ): Promise<RunningOperator> {
   return startOperator({
     kc: await operatorKubeConfig(cluster),
-    log: createLogger({
-      name: 'pruneguard-operator',
-      level: process.env.PRUNEGUARD_LOG_LEVEL ?? 'warn',
-      destination: 2,
-    }),
+    log:
+      options.log ??
+      createLogger({
+        name: 'pruneguard-operator',
+        level: process.env.PRUNEGUARD_LOG_LEVEL ?? 'warn',
+        destination: 2,
+      }),
     ...(options.namespace ? { namespace: options.namespace } : {}),
     port: 0,
     workers: 2,

@@ -3,7 +3,14 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CoreV1Api, KubeConfig, makeInformer, type V1Container, type V1Pod } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  KubeConfig,
+  makeInformer,
+  type V1Container,
+  type V1EnvVar,
+  type V1Pod,
+} from '@kubernetes/client-node';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -37,7 +44,9 @@ export interface PodRun {
  * Stands in for the kubelet on kwok nodes, which run no containers. For each evaluation pod that
  * kwok has marked Running it runs the container's real command and arguments on this machine as
  * the image would (`pruneguard` is `node src/cli/main.ts`), with:
- * - the pod's env, with fieldRef values (JOB_COMPLETION_INDEX) resolved from the pod;
+ * - the pod's env, with fieldRef values (JOB_COMPLETION_INDEX) resolved from the pod and
+ *   secretKeyRef values read from the Secret (a missing one, unless optional, fails the pod as the
+ *   kubelet's CreateContainerConfigError does);
  * - a kubeconfig holding a token of the pod's ServiceAccount (TokenRequest bound to the pod), so the
  *   evaluator has exactly the RBAC it would have in the cluster;
  * - its volumes: each mounted PVC claim is a folder under pvcRoot, each ConfigMap is written out
@@ -186,7 +195,10 @@ export class PodRunner {
       ...this.options.extraEnv,
     };
     for (const variable of container.env ?? []) {
-      const value = variable.value ?? resolveFieldRef(pod, variable.valueFrom?.fieldRef?.fieldPath);
+      const value =
+        variable.value ??
+        resolveFieldRef(pod, variable.valueFrom?.fieldRef?.fieldPath) ??
+        (await resolveSecretKeyRef(core, pod, variable));
       if (value !== undefined) env[variable.name] = value;
     }
 
@@ -314,4 +326,24 @@ export async function startOomKillingRunner(kc: KubeConfig, labelSelector: strin
   });
   await runner.start();
   return runner;
+}
+
+/** A secretKeyRef's value as the kubelet resolves it (with its own credentials, not the pod's). */
+async function resolveSecretKeyRef(
+  core: CoreV1Api,
+  pod: V1Pod,
+  variable: V1EnvVar,
+): Promise<string | undefined> {
+  const ref = variable.valueFrom?.secretKeyRef;
+  if (!ref) return undefined;
+  const namespace = pod.metadata!.namespace!;
+  const secret = await core.readNamespacedSecret({ name: ref.name!, namespace }).catch(() => undefined);
+  const value = secret?.data?.[ref.key];
+  if (value !== undefined) return Buffer.from(value, 'base64').toString('utf8');
+  if (ref.optional) return undefined;
+  throw new Error(
+    secret
+      ? `CreateContainerConfigError: couldn't find key ${ref.key} in Secret ${namespace}/${ref.name}`
+      : `CreateContainerConfigError: secret "${ref.name}" not found`,
+  );
 }

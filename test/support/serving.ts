@@ -13,6 +13,17 @@ import { stopOnExit } from './stop-on-exit.js';
 
 export type { Traffic, Variant };
 
+/** What the stable variant serves in every scenario: 40 requests a second, median 20 ms. */
+export const steadyTraffic: Traffic = { ratePerSecond: 40, medianMs: 20, sigma: 0.3 };
+
+/**
+ * The p95 latency in ms of one scenario's variant, from the histogram the serving process exports
+ * (each scenario's process is scraped with the label `scenario`).
+ */
+export function p95Query(scenario: string, variant: Variant): string {
+  return `histogram_quantile(0.95, sum by (le) (rate(inference_request_duration_seconds_bucket{scenario="${scenario}",variant="${variant}"}[15s]))) * 1000`;
+}
+
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const script = path.join(repoRoot, 'test/support/serving-process.ts');
 

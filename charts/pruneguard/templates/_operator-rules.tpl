@@ -35,6 +35,14 @@ stay equal to manifests/install/rbac.yaml and to the tables of docs/security.md:
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch]
+# Read only: the resourceVersion of a configmap:// model or data file, so a change starts a run.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get]
+# Read only: that a Secret named for credentials (spec.s3.credentialsSecret) is labelled pruneguard.io/credentials and has its keys; the evaluator gets the values from the kubelet.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
 # Events on evaluations (RunStarted, Advance, VerdictPass, ...).
 - apiGroups: [""]
   resources: [events]

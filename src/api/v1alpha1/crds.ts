@@ -47,6 +47,13 @@ export const prunedModelEvaluationColumns: PrinterColumn[] = [
   summaryColumn('AccuracyDrop', 'accuracyDrop'),
   summaryColumn('P95', 'p95LatencyMs'),
   summaryColumn('PSI', 'psi'),
+  {
+    name: 'Live',
+    type: 'string',
+    jsonPath: '.status.liveVerdict',
+    description:
+      'The worst grade of the spec.live serving metrics (canary against baseline, from Prometheus).',
+  },
   { name: 'LastRun', type: 'date', jsonPath: '.status.lastRun.completedAt' },
   {
     name: 'Status',

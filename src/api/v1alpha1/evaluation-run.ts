@@ -5,7 +5,7 @@
  * status.shards: the list is keyed by index, so server-side apply from N pods never conflicts.
  */
 import { CloneType, Type, type Static } from '@sinclair/typebox';
-import { object, resourceName, stringEnum, timestamp } from './core.js';
+import { object, resourceName, stringEnum, stringMap, timestamp } from './core.js';
 import { PrunedModelEvaluationSpec } from './spec.js';
 
 /** Acting: graded, its actions not yet done (retrying, or waiting for the target). */
@@ -27,6 +27,18 @@ export const EvaluationRunSpec = object(
     }),
     shards: Type.Integer({ minimum: 1, maximum: maxShards, description: 'Pods the run is split over.' }),
     trigger: Type.Optional(stringEnum(runTriggers)),
+    triggerDetail: Type.Optional(
+      Type.String({
+        maxLength: 1024,
+        description: 'What started the run, e.g. "current data s3://data/last-24h.parquet changed".',
+      }),
+    ),
+    dataVersions: Type.Optional(
+      stringMap({
+        description:
+          'The versions of the models and data (teacher, candidate, reference, current) the operator saw when it started the run: a later version starts the next run.',
+      }),
+    ),
     targetRevision: Type.Optional(
       Type.String({
         maxLength: 253,

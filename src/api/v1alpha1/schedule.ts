@@ -5,6 +5,9 @@ export interface ScheduleSpec {
   cron?: string;
 }
 
+/** The interval syntax (`30s`, `10m`, `1h30m`) as the CRD's pattern; `parseInterval` reads it. */
+export const intervalPattern = '^([0-9]+(s|m|h))+$';
+
 const durationUnitsMs: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Parses the schedule's interval syntax, e.g. `30m` or `1h30m`. */

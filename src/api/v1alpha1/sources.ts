@@ -37,6 +37,7 @@ export const sourceSchemes = {
   },
   https: { delivery: 'network', syntax: 'https://<host>/<path>' },
   http: { delivery: 'network', syntax: 'http://<host>/<path> (in-cluster services)' },
+  s3: { delivery: 'network', syntax: 's3://<bucket>/<key> (endpoint, region and credentials: spec.s3)' },
   file: { delivery: 'local', syntax: 'file://<path>' },
 } as const satisfies Record<string, SourceSchemeDefinition>;
 
@@ -47,6 +48,11 @@ export type MountedScheme = {
   [S in SourceScheme]: (typeof sourceSchemes)[S]['delivery'] extends 'mounted' ? S : never;
 }[SourceScheme];
 
+/** The schemes fetched over the network, whose hosts the egress policy checks. */
+export type NetworkScheme = {
+  [S in SourceScheme]: (typeof sourceSchemes)[S]['delivery'] extends 'network' ? S : never;
+}[SourceScheme];
+
 export const sourceSchemeNames = Object.keys(sourceSchemes) as SourceScheme[];
 
 export const mountedSchemes = sourceSchemeNames.filter(
@@ -54,7 +60,7 @@ export const mountedSchemes = sourceSchemeNames.filter(
 );
 
 export const networkSchemes = sourceSchemeNames.filter(
-  (scheme) => sourceSchemes[scheme].delivery === 'network',
+  (scheme): scheme is NetworkScheme => sourceSchemes[scheme].delivery === 'network',
 );
 
 /** Where the evaluator Job mounts a `mounted` scheme's volumes, and where its reader looks for them. */
@@ -91,4 +97,22 @@ export function formatOfPath(path: string): DataFormat | undefined {
   return dataFormats.find((format) =>
     dataFormatExtensions[format].some((extension) => name.endsWith(extension)),
   );
+}
+
+/** The four files an evaluation reads, by the name status and run records use. */
+export const sourceRoles = ['teacher', 'candidate', 'reference', 'current'] as const;
+export type SourceRole = (typeof sourceRoles)[number];
+
+/** Where each of them lives in a spec. */
+export function sourceUris(spec: {
+  teacher: { uri: string };
+  candidate: { uri: string };
+  data: { reference: { uri: string }; current: { uri: string } };
+}): Record<SourceRole, string> {
+  return {
+    teacher: spec.teacher.uri,
+    candidate: spec.candidate.uri,
+    reference: spec.data.reference.uri,
+    current: spec.data.current.uri,
+  };
 }

@@ -17,6 +17,9 @@ import {
   stringMap,
   Toleration,
 } from './core.js';
+import { S3 } from './object-storage.js';
+import { Live } from './live.js';
+import { intervalPattern } from './schedule.js';
 import { dataFormatExtensions, dataFormats, uriPattern, uriSyntax } from './sources.js';
 import { metricDefinitions, metricNames, type MetricName } from './thresholds.js';
 
@@ -159,7 +162,48 @@ export const Data = object(
   },
 );
 
-export const intervalPattern = '^([0-9]+(s|m|h))+$';
+export { intervalPattern };
+
+/**
+ * How the operator notices new data or models at the same URI: it asks each source for its
+ * version (sources.ts says how, per scheme) every checkInterval, and starts a run once a changed
+ * version has held for settle, so a file still being written, or a burst of uploads, starts one
+ * run rather than several.
+ */
+export const DataChanges = object(
+  {
+    enabled: Type.Boolean({
+      default: true,
+      description: 'false: only the schedule and spec changes start runs.',
+    }),
+    checkInterval: Type.String({
+      pattern: intervalPattern,
+      maxLength: 32,
+      default: '1m',
+      description:
+        'How often the sources are asked for their version (ETag, Last-Modified, resourceVersion).',
+    }),
+    settle: Type.String({
+      pattern: intervalPattern,
+      maxLength: 32,
+      default: '30s',
+      description: 'How long a changed version must stay unchanged before it starts a run.',
+    }),
+  },
+  {
+    default: {},
+    description:
+      'Runs on data changes: a new version of the teacher, candidate, reference or current data starts a run (schemes whose versions the operator can read: docs/evaluator.md, "Data changes").',
+    rules: [
+      {
+        rule: `!self.checkInterval.matches('${intervalPattern}') || duration(self.checkInterval) >= duration('10s')`,
+        messageExpression:
+          "'schedule.dataChanges.checkInterval ' + self.checkInterval + ' is shorter than the minimum of 10s'",
+        fieldPath: '.checkInterval',
+      },
+    ],
+  },
+);
 
 export const Schedule = object(
   {
@@ -177,9 +221,11 @@ export const Schedule = object(
         description: 'Cron expression (5 fields, or 6 with seconds) in UTC, e.g. "*/30 * * * *".',
       }),
     ),
+    dataChanges: DataChanges,
   },
   {
-    description: 'When to run; a change of the spec also starts a run.',
+    description:
+      'When to run; a change of the spec, and of a watched model or data file (dataChanges), also starts a run.',
     rules: [
       {
         rule: 'has(self.interval) != has(self.cron)',
@@ -502,6 +548,7 @@ export const PrunedModelEvaluationSpec = object(
     teacher: location('The unpruned model (ONNX).'),
     candidate: location('The pruned model (ONNX) evaluated against the teacher.'),
     data: Data,
+    s3: Type.Optional(S3),
     task: stringEnum(tasks, { default: 'classification' }),
     schedule: Schedule,
     runtime: Runtime,
@@ -518,6 +565,7 @@ export const PrunedModelEvaluationSpec = object(
     target: Type.Optional(Target),
     policy: Policy,
     retraining: Type.Optional(Retraining),
+    live: Type.Optional(Live),
     historyLimit: Type.Integer({
       minimum: 1,
       maximum: 100,
@@ -553,6 +601,7 @@ export type PrunedModelEvaluationSpec = Static<typeof PrunedModelEvaluationSpec>
 export type Data = Static<typeof Data>;
 export type MissingValues = Static<typeof MissingValues>;
 export type Schedule = Static<typeof Schedule>;
+export type DataChanges = Static<typeof DataChanges>;
 export type Runtime = Static<typeof Runtime>;
 export type Thresholds = Static<typeof Thresholds>;
 export type SliceThreshold = Static<typeof SliceThreshold>;

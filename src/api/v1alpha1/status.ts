@@ -4,6 +4,8 @@
  */
 import { Type, type Static, type TOptional, type TString } from '@sinclair/typebox';
 import { Condition, object, openObject, resourceName, stringEnum, timestamp } from './core.js';
+import { runTriggers } from './evaluation-run.js';
+import { sourceRoles } from './sources.js';
 import { metricNames, type MetricName } from './thresholds.js';
 
 export const verdicts = ['Pass', 'Warning', 'Critical', 'Inconclusive'] as const;
@@ -65,6 +67,80 @@ export const LastRun = object({
   startedAt: Type.Optional(timestamp('When the run started.')),
   completedAt: Type.Optional(timestamp('When the run finished.')),
   samples: Type.Integer({ minimum: 0, format: 'int64', description: 'Rows evaluated, over all shards.' }),
+  trigger: Type.Optional(stringEnum(runTriggers)),
+  triggerDetail: Type.Optional(Type.String({ maxLength: 1024, description: 'What started the run.' })),
+});
+
+export const WatchedSource = object({
+  source: stringEnum(sourceRoles),
+  uri: Type.String({ maxLength: 2048 }),
+  version: Type.Optional(
+    Type.String({ maxLength: 1024, description: 'ETag, Last-Modified or resourceVersion, as last read.' }),
+  ),
+  changedAt: Type.Optional(
+    timestamp('When version was first seen; it starts a run once it has held for settle.'),
+  ),
+  problem: Type.Optional(
+    Type.String({
+      maxLength: 1024,
+      description: 'Why no version could be read (not watchable, unreachable, …).',
+    }),
+  ),
+});
+
+export const DataWatch = object(
+  {
+    observedAt: timestamp(
+      'When the versions shown were read. The operator reads them every checkInterval and writes them here when one changes.',
+    ),
+    sources: Type.Array(WatchedSource, {
+      maxItems: sourceRoles.length,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['source'],
+    }),
+  },
+  { description: 'spec.schedule.dataChanges: what the operator last saw of each model and data file.' },
+);
+
+/** Points of each variant in a live metric's window. */
+const VariantCounts = object({
+  canary: Type.Integer({ minimum: 0 }),
+  baseline: Type.Integer({ minimum: 0 }),
+});
+
+/** A spec.live metric, graded canary against baseline (src/live/grade.ts). */
+export const LiveMetricResult = object({
+  name: Type.String({ maxLength: 63 }),
+  grade: stringEnum(verdicts),
+  value: Type.Optional(Type.Number({ description: 'The canary’s window value: the median of its points.' })),
+  interval: Type.Optional(
+    Type.Array(Type.Number(), {
+      minItems: 2,
+      maxItems: 2,
+      description:
+        'Distribution-free confidence interval of the canary’s median; the absolute bands grade on it.',
+    }),
+  ),
+  baseline: Type.Optional(Type.Number({ description: 'The baseline’s window value (median).' })),
+  relativeChange: Type.Optional(
+    Type.Number({
+      description:
+        'Hodges–Lehmann shift from baseline to canary over the baseline’s median: +0.32 is 32% higher, whichever direction is better.',
+    }),
+  ),
+  pValue: Type.Optional(
+    Type.Number({ description: 'One-sided Mann–Whitney U test that the canary is worse than the baseline.' }),
+  ),
+  samples: VariantCounts,
+  missing: Type.Optional(VariantCounts),
+  target: Type.Optional(Type.Number()),
+  warning: Type.Optional(Type.Number()),
+  unit: Type.Optional(Type.String({ maxLength: 32 })),
+  reason: Type.Optional(
+    Type.String({ maxLength: 1024, description: 'Why a breach, or the whole metric, is Inconclusive.' }),
+  ),
+  detail: Type.String({ maxLength: 1024 }),
+  decides: Type.Boolean({ description: 'false: spec.live.metrics[].enabled is false.' }),
 });
 
 export const Action = object({
@@ -109,7 +185,23 @@ export const PrunedModelEvaluationStatus = object({
   verdict: Type.Optional(stringEnum(verdicts)),
   lastRun: Type.Optional(LastRun),
   nextRunAt: Type.Optional(timestamp('When the next scheduled run starts.')),
+  dataWatch: Type.Optional(DataWatch),
   metrics: Type.Optional(metricList('Overall metrics of the last run, graded.')),
+  live: Type.Optional(
+    Type.Array(LiveMetricResult, {
+      maxItems: 32,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['name'],
+      description:
+        'spec.live metrics at the last grading: the canary’s serving metrics against the baseline’s.',
+    }),
+  ),
+  liveVerdict: Type.Optional(
+    stringEnum(verdicts, {
+      description:
+        'The worst grade among the spec.live metrics that decide, for `kubectl get` (Live); verdict already includes it.',
+    }),
+  ),
   slices: Type.Optional(
     Type.Array(SliceResult, {
       maxItems: 256,
@@ -164,6 +256,9 @@ export type PrunedModelEvaluationStatus = Static<typeof PrunedModelEvaluationSta
 export type MetricResult = Static<typeof MetricResult>;
 export type SliceResult = Static<typeof SliceResult>;
 export type LastRun = Static<typeof LastRun>;
+export type DataWatch = Static<typeof DataWatch>;
+export type WatchedSource = Static<typeof WatchedSource>;
+export type LiveMetricResult = Static<typeof LiveMetricResult>;
 export type Action = Static<typeof Action>;
 export type Summary = Static<typeof Summary>;
 export type Verdict = (typeof verdicts)[number];

@@ -11,6 +11,7 @@ import { configMapSource } from './configmap.js';
 import { fileSource, fileUriSource } from './file.js';
 import { httpSource } from './http.js';
 import { pvcSource } from './pvc.js';
+import { s3Source } from './s3.js';
 import type { Source, SourceOptions } from './source.js';
 
 export {
@@ -29,15 +30,17 @@ export const readers: Record<
   file: (uri, _policy, options) => fileUriSource(uri, options),
   http: httpSource,
   https: httpSource,
+  s3: (uri, policy, options) => s3Source(uri, policy, options),
   pvc: (uri, _policy, options) => pvcSource(uri, options),
   configmap: (uri, _policy, options) => configMapSource(uri, options),
 };
 
 /**
- * Opens a model or data URI: file://, https://, http://, pvc://, configmap:// or a plain path,
- * if the egress policy allows it. The policy is the operator's, passed to evaluation pods in
- * PRUNEGUARD_EGRESS_POLICY; without it (the CLI on a user's machine), the local defaults. Reads
- * run under the connect and idle timeouts and `options.deadline` (see `SourceTimeouts`).
+ * Opens a model or data URI: file://, https://, http://, s3://, pvc://, configmap:// or a plain
+ * path, if the egress policy allows it (an s3:// URI by the endpoint `options.s3` names). The
+ * policy is the operator's, passed to evaluation pods in PRUNEGUARD_EGRESS_POLICY; without it (the
+ * CLI on a user's machine), the local defaults. Reads run under the connect and idle timeouts and
+ * `options.deadline` (see `SourceTimeouts`).
  */
 export function openSource(
   uri: string,
@@ -49,7 +52,7 @@ export function openSource(
     scheme !== undefined && Object.hasOwn(readers, scheme) ? readers[scheme as SourceScheme] : undefined;
   if (scheme !== undefined && !open)
     throw new Error(`${uri}: unsupported scheme '${scheme}://' (use ${sourceSchemeNames.join('://, ')}://)`);
-  const refused = checkUri(policy, uri);
+  const refused = checkUri(policy, uri, undefined, { s3: options.s3 });
   if (refused) throw new EgressRefusedError(refused);
   return open ? open(uri, policy, options) : fileSource(uri, uri, options);
 }

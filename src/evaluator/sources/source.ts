@@ -1,3 +1,5 @@
+import type { S3Options } from '../../api/v1alpha1/object-storage.js';
+
 /**
  * Where bytes come from: a model or data URI resolved to something that can be streamed from the
  * start or read at random offsets (Parquet footers and row groups). Every error names `uri`.
@@ -45,6 +47,8 @@ export interface SourceOptions {
   deadline?: AbortSignal;
   /** Shorter limits, for tests; the defaults otherwise. */
   timeouts?: Partial<SourceTimeouts>;
+  /** The evaluation's spec.s3: where s3:// sources are fetched from (AWS, anonymous, without it). */
+  s3?: S3Options | undefined;
 }
 
 export function sourceTimeouts(options: SourceOptions): SourceTimeouts {

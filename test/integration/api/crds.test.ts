@@ -55,8 +55,10 @@ describe('the generated CRDs on a real API server', () => {
     const columns = await cluster.kubectl(['get', 'pme', '-n', namespace]);
     assert.match(
       columns.stdout.split('\n')[0]!,
-      /NAME\s+VERDICT\s+ACCURACYDROP\s+P95\s+PSI\s+LASTRUN\s+STATUS\s+AGE/,
+      /NAME\s+VERDICT\s+ACCURACYDROP\s+P95\s+PSI\s+LIVE\s+LASTRUN\s+STATUS\s+AGE/,
     );
+    // Before its first run an evaluation shows nothing but its name and age (README's first lines).
+    assert.match(columns.stdout.split('\n')[1]!, /^defaults\s+\S+$/);
   });
 
   it('refuse every bad object with the message a person can act on', async (t) => {

@@ -70,6 +70,20 @@ function evaluationWith(name: string, change: (spec: Json & { data: Json }) => v
   return object;
 }
 
+/** spec.live with one p95 latency metric and a baseline query, changed by `metric`. */
+function liveWith(metric: Json): Json {
+  const query = (variant: string) =>
+    `histogram_quantile(0.95, sum by (le) (rate(inference_request_duration_seconds_bucket{variant="${variant}"}[1m]))) * 1000`;
+  const merged: Json = {
+    name: 'p95LatencyMs',
+    canary: query('canary'),
+    baseline: query('stable'),
+    ...metric,
+  };
+  for (const key of Object.keys(merged)) if (merged[key] === undefined) delete merged[key];
+  return { prometheus: { address: 'http://prometheus-operated.monitoring:9090' }, metrics: [merged] };
+}
+
 export const rejections: Rejection[] = [
   {
     name: 'threshold-lower-is-better-warning-below-target',
@@ -129,6 +143,65 @@ export const rejections: Rejection[] = [
     field: 'spec.sliceThresholds',
     message:
       'every column in sliceThresholds[].slice must be listed in data.slices (region=eu needs region in data.slices)',
+  },
+  {
+    name: 'live-warning-below-target',
+    source: 'cel',
+    object: evaluationWith('reject-live-order', (spec) => {
+      spec.live = liveWith({ target: 200, warning: 100 });
+    }),
+    field: 'spec.live.metrics[0].warning',
+    message:
+      'live metric p95LatencyMs: warning (100) must not be below target (200) for a lowerIsBetter metric',
+  },
+  {
+    name: 'live-target-without-warning',
+    source: 'cel',
+    object: evaluationWith('reject-live-half-band', (spec) => {
+      spec.live = liveWith({ target: 200 });
+    }),
+    field: 'spec.live.metrics[0]',
+    message: 'live metric p95LatencyMs: set both target and warning, or neither',
+  },
+  {
+    name: 'live-relative-change-without-baseline',
+    source: 'cel',
+    object: evaluationWith('reject-live-no-baseline', (spec) => {
+      spec.live = liveWith({ baseline: undefined, maxRelativeChange: { target: 0.1, warning: 0.25 } });
+    }),
+    field: 'spec.live.metrics[0].maxRelativeChange',
+    message:
+      'live metric p95LatencyMs: maxRelativeChange compares the canary with the baseline; add a baseline query',
+  },
+  {
+    name: 'live-relative-change-order',
+    source: 'cel',
+    object: evaluationWith('reject-live-relative-order', (spec) => {
+      spec.live = liveWith({ maxRelativeChange: { target: 0.3, warning: 0.1 } });
+    }),
+    field: 'spec.live.metrics[0].maxRelativeChange.warning',
+    message:
+      'maxRelativeChange: warning (0.1) must not be below target (0.3); both are how much worse the canary may be',
+  },
+  {
+    name: 'live-nothing-to-grade',
+    source: 'cel',
+    object: evaluationWith('reject-live-no-bands', (spec) => {
+      spec.live = liveWith({});
+    }),
+    field: 'spec.live.metrics[0]',
+    message:
+      'live metric p95LatencyMs has nothing to grade against: set target and warning, or maxRelativeChange with a baseline query',
+  },
+  {
+    name: 'live-window-too-short-for-min-samples',
+    source: 'cel',
+    object: evaluationWith('reject-live-window', (spec) => {
+      spec.live = { ...liveWith({ target: 100, warning: 200 }), window: '1m', step: '30s' };
+    }),
+    field: 'spec.live.window',
+    message:
+      'live: a window of 1m holds fewer than minSamples (10) points at a step of 30s; widen the window, shorten the step or lower minSamples',
   },
   {
     name: 'schedule-interval-and-cron',
@@ -291,10 +364,10 @@ export const rejections: Rejection[] = [
     name: 'model-uri-scheme',
     source: 'schema',
     object: evaluationWith('reject-uri-scheme', (spec) => {
-      spec.teacher = { uri: 's3://models/penguins/teacher.onnx' };
+      spec.teacher = { uri: 'gs://models/penguins/teacher.onnx' };
     }),
     field: 'spec.teacher.uri',
-    message: "should match '^(pvc|configmap|https|http|file)://'",
+    message: "should match '^(pvc|configmap|https|http|s3|file)://'",
   },
   {
     name: 'run-spec-immutable',

@@ -143,6 +143,19 @@ async function operatorSeries(at: number): Promise<Sample[]> {
     verdict: 'Critical',
     metrics: metricResults({ accuracyDrop: 'Warning' }),
     slices: [{ slice: 'species=Adelie', samples: 120, metrics: metricResults({ psi: 'Critical' }) }],
+    live: [
+      {
+        name: 'p95LatencyMs',
+        grade: 'Critical',
+        value: 45,
+        baseline: 20,
+        relativeChange: 1.25,
+        pValue: 1e-6,
+        samples: { canary: 21, baseline: 21 },
+        detail: '+125% vs baseline, worse by more than 50%',
+        decides: true,
+      },
+    ],
   };
   metrics.observe('ml', 'penguins', status);
   metrics.leader.set(1);
@@ -432,7 +445,7 @@ describe('the Helm chart', () => {
       '--port=9090',
       '--evaluator-image=registry.local/evaluator:1',
       '--retraining-service-account=pruneguard-retraining',
-      '--egress-schemes=pvc,configmap,https,http',
+      '--egress-schemes=pvc,configmap,https,http,s3',
       '--egress-hosts=*',
       '--max-shard-state-bytes=1400000',
       '--max-shard-state-decoded-bytes=33554432',
@@ -657,7 +670,8 @@ describe('the Helm chart', () => {
       const elsewhere = await create(role(other, run, evaluatorRules(run)));
       assert.match(elsewhere.stderr, /forbidden/, 'created a Role outside the watched namespace');
       const wider = await create(
-        role(watched, 'wider', [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }]),
+        // The operator may get a Secret (a credentials check), never list them.
+        role(watched, 'wider', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }]),
       );
       assert.match(
         wider.stderr,
@@ -753,6 +767,7 @@ describe('the Helm chart', () => {
     assert.deepEqual(await firing(samples), [
       'PruneguardAccuracyDropWarning',
       'PruneguardEvaluationRunsFailed',
+      'PruneguardLiveMetricCritical',
       'PruneguardPsiCritical',
     ]);
     const withoutLeader = samples.filter((sample) => sample.labels.__name__ !== 'pruneguard_leader');

@@ -6,7 +6,7 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubern
 import type { RunningOperator } from '../../../src/controller/operator.js';
 import type { ReconcilerOptions } from '../../../src/controller/reconciler.js';
 import { eventually, type TestCluster } from '../../support/cluster.js';
-import { installPruneguard, startTestOperator } from '../../support/operator.js';
+import { installPruneguard, startTestOperator, type TestOperatorOptions } from '../../support/operator.js';
 import { PodRunner, type PodRunnerOptions } from '../../support/pod-runner.js';
 import { restrictedJobTemplate } from '../../support/retraining-template.js';
 import {
@@ -266,6 +266,7 @@ export async function startLoop(
     labelSelector: string;
     fate?: PodRunnerOptions['fate'];
     reconciler?: Partial<ReconcilerOptions>;
+    log?: TestOperatorOptions['log'];
   },
 ): Promise<Loop> {
   await installPruneguard(cluster);
@@ -277,10 +278,10 @@ export async function startLoop(
     ...(options.fate ? { fate: options.fate } : {}),
   });
   await pods.start();
-  const operator = await startTestOperator(
-    cluster,
-    options.reconciler ? { reconciler: options.reconciler } : {},
-  );
+  const operator = await startTestOperator(cluster, {
+    ...(options.reconciler ? { reconciler: options.reconciler } : {}),
+    ...(options.log ? { log: options.log } : {}),
+  });
   return {
     pods,
     operator,

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { BatchV1Api, CoordinationV1Api } from '@kubernetes/client-node';
+import { BatchV1Api, CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { mergePatch } from '../../../src/actuators/kubernetes.js';
+import { clusterEgressDefaults } from '../../../src/security/egress.js';
 import type { RunningOperator } from '../../../src/controller/operator.js';
 import { eventually, testCluster, testNamespace, type TestCluster } from '../../support/cluster.js';
 import { installPruneguard, startTestOperator } from '../../support/operator.js';
 import { startOomKillingRunner, type PodRunner } from '../../support/pod-runner.js';
-import { createClaims, Objects, penguinsEvaluation } from './fixtures.js';
+import { createClaims, Objects, penguinsData, penguinsEvaluation } from './fixtures.js';
 
 /** The operator's clock runs ahead by `offsetMs`, so a test can cross a schedule interval at once. */
 const clock = { offsetMs: 0, now: () => new Date(Date.now() + clock.offsetMs) };
@@ -20,7 +24,7 @@ describe('evaluation lifecycle', () => {
     // These tests are about scheduling and cleanup, so every pod ends at once (as an OOMKilled pod would).
     pods = await startOomKillingRunner(
       cluster.kubeConfig(),
-      'pruneguard.io/evaluation in (scheduled, deleted)',
+      'pruneguard.io/evaluation in (scheduled, deleted, watched)',
     );
   });
   after(() => pods?.stop());
@@ -84,6 +88,98 @@ describe('evaluation lifecycle', () => {
         return names.length === 1 && names[0] === 'scheduled-00004' ? names : undefined;
       },
       60_000,
+    );
+  });
+
+  it('starts a run when its data changes (ETag, ConfigMap resourceVersion), once the change has settled', async (t) => {
+    const namespace = await testNamespace(t, cluster);
+    const kc = cluster.kubeConfig();
+    const core = kc.makeApiClient(CoreV1Api);
+    const objects = new Objects(kc, namespace);
+    await createClaims(kc, namespace, '/nonexistent', ['models', 'data']);
+    // The current data: a real HTTP server whose ETag the test changes (the operator sends HEAD).
+    let etag = '"v1"';
+    const server = http.createServer((request, response) => {
+      response.writeHead(200, { etag, 'content-length': '2' });
+      response.end(request.method === 'HEAD' ? undefined : '{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise((resolve) => server.close(resolve)));
+    const currentUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/current.jsonl`;
+    await core.createNamespacedConfigMap({
+      namespace,
+      body: { metadata: { name: 'penguins-reference' }, data: { 'reference.csv': 'a\n1\n' } },
+    });
+    const operator = await startTestOperator(cluster, {
+      namespace,
+      now: clock.now,
+      reconciler: { egress: { ...clusterEgressDefaults, allowLoopback: true } },
+    });
+    t.after(() => operator.stop());
+
+    await objects.createEvaluation(
+      penguinsEvaluation('watched', {
+        schedule: { interval: '1h', dataChanges: { checkInterval: '10s', settle: '10s' } },
+        data: {
+          ...penguinsData,
+          reference: { uri: 'configmap://penguins-reference/reference.csv' },
+          current: { uri: currentUri },
+        },
+      }),
+    );
+    const finished = (count: number) => async () => {
+      const runs = await objects.runs();
+      return runs.length === count && runs.every((r) => r.status?.phase === 'Failed') ? runs : undefined;
+    };
+    const [first] = await eventually('the first run to finish', finished(1), 60_000);
+    assert.equal(first!.spec.dataVersions?.current, 'ETag "v1"', 'a run records the versions it read');
+    assert.match(first!.spec.dataVersions?.reference ?? '', /^resourceVersion \d+$/);
+    assert.equal(first!.spec.dataVersions?.teacher, undefined, 'pvc:// is not watched');
+    const watch = (await objects.evaluation('watched')).status?.dataWatch;
+    assert.match(
+      watch?.sources.find((s) => s.source === 'teacher')?.problem ?? '',
+      /not watched: the operator mounts no volumes/,
+    );
+
+    const poke = (value: string) =>
+      objects.patchEvaluation('watched', { metadata: { annotations: { 'test/poke': value } } });
+    const advance = async (seconds: number, value: string) => {
+      clock.offsetMs += seconds * 1000;
+      await poke(value);
+      await new Promise((r) => setTimeout(r, 1500));
+    };
+    await advance(11, 'unchanged');
+    assert.equal((await objects.runs()).length, 1, 'the same versions start nothing');
+
+    etag = '"v2"';
+    await advance(11, 'changed');
+    assert.equal((await objects.runs()).length, 1, 'a change starts nothing before it has settled');
+    const seen = (await objects.evaluation('watched')).status?.dataWatch?.sources.find(
+      (s) => s.source === 'current',
+    );
+    assert.equal(seen?.version, 'ETag "v2"', 'status shows the new version while it settles');
+    await advance(11, 'settled');
+    const runs = await eventually('a run for the new current data', finished(2), 60_000);
+    assert.equal(runs[1]!.spec.trigger, 'DataChange');
+    assert.equal(runs[1]!.spec.triggerDetail, `current ${currentUri} changed (ETag "v1" → ETag "v2")`);
+    const evaluation = await objects.evaluation('watched');
+    assert.equal(evaluation.status?.lastRun?.trigger, 'DataChange');
+    const events = await core.listNamespacedEvent({ namespace, fieldSelector: 'reason=RunStarted' });
+    assert.ok(
+      events.items.some((e) => e.message?.includes('DataChange: current')),
+      'the RunStarted Event says which data changed',
+    );
+
+    await core.patchNamespacedConfigMap(
+      { namespace, name: 'penguins-reference', body: { data: { 'reference.csv': 'a\n2\n' } } },
+      mergePatch,
+    );
+    await advance(11, 'reference changed');
+    await advance(11, 'reference settled');
+    const third = await eventually('a run for the new reference data', finished(3), 60_000);
+    assert.match(
+      third[2]!.spec.triggerDetail ?? '',
+      /^reference configmap:\/\/penguins-reference\/reference.csv changed/,
     );
   });
 

@@ -198,7 +198,7 @@ describe('generated CRDs', () => {
 
   it('print columns whose JSONPaths exist in the schema', () => {
     const expected: Record<string, string[]> = {
-      prunedmodelevaluations: ['Verdict', 'AccuracyDrop', 'P95', 'PSI', 'LastRun', 'Status', 'Age'],
+      prunedmodelevaluations: ['Verdict', 'AccuracyDrop', 'P95', 'PSI', 'Live', 'LastRun', 'Status', 'Age'],
       evaluationruns: ['Evaluation', 'Phase', 'Shards', 'Started', 'Age'],
     };
     for (const [plural, names] of Object.entries(expected)) {

@@ -12,12 +12,14 @@ import {
   parsePrunedModelEvaluation,
   PrunedModelEvaluation,
   runName,
+  sourceSchemes,
   validationErrors,
   withDefaults,
+  type SourceScheme,
 } from '../../../src/api/v1alpha1/index.js';
 import { rejections, validEvaluation, validRun } from '../../integration/api/rejections.js';
 import { specRefusal } from '../../../src/controller/spec-admission.js';
-import { clusterEgressDefaults } from '../../../src/security/egress.js';
+import { clusterEgressDefaults, uriScheme } from '../../../src/security/egress.js';
 
 const examples = path.join(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -88,7 +90,8 @@ describe('PrunedModelEvaluation schema', () => {
         spec.data.reference.uri,
         spec.data.current.uri,
       ])
-        assert.match(uri, /^pvc:\/\//);
+        // Somewhere a cluster reads from: not a file of the image or of someone's disk.
+        assert.notEqual(sourceSchemes[uriScheme(uri) as SourceScheme]?.delivery ?? 'local', 'local', uri);
     }
   });
 
@@ -118,7 +121,7 @@ describe('PrunedModelEvaluation schema', () => {
   const structuralRejections: [string, (spec: Json & { data: Json }) => void, RegExp][] = [
     [
       'unknown model scheme',
-      (spec) => (spec.teacher = { uri: 's3://bucket/teacher.onnx' }),
+      (spec) => (spec.teacher = { uri: 'gs://bucket/teacher.onnx' }),
       /^spec\.teacher\.uri: /,
     ],
     ['unknown field (a typo)', (spec) => (spec.treshold = {}), /^spec\.treshold: /],

@@ -54,6 +54,16 @@ describe('what an evaluation may ask for', () => {
       /spec\.retraining\.webhook\.url/,
     ],
     [
+      'a Prometheus at a metadata address',
+      {
+        live: {
+          prometheus: { address: 'http://169.254.169.254' },
+          metrics: [{ name: 'p95LatencyMs', canary: 'up', target: 1, warning: 2 }],
+        },
+      },
+      /spec\.live\.prometheus\.address: http:\/\/169\.254\.169\.254 is refused/,
+    ],
+    [
       'a privileged retraining Job',
       { retraining: { jobTemplate: restrictedJobTemplate({ hostPID: true }) } },
       /spec\.retraining\.jobTemplate\.spec\.template\.spec\.hostPID/,

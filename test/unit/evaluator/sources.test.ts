@@ -61,8 +61,8 @@ test('paths that leave the mount and unknown schemes are refused', () => {
   );
   assert.throws(() => openSource('configmap://only-a-name'), /expected configmap:\/\/<name>\/<path>/);
   assert.throws(
-    () => openSource('s3://bucket/key.csv'),
-    /s3:\/\/bucket\/key.csv: unsupported scheme 's3:\/\/'/,
+    () => openSource('gs://bucket/key.csv'),
+    /gs:\/\/bucket\/key.csv: unsupported scheme 'gs:\/\/'/,
   );
 });
 
@@ -195,8 +195,8 @@ test('the egress policy is checked before a source opens: the cluster refuses fi
   assert.doesNotThrow(() => openSource('pvc://datasets/penguins/reference.csv', clusterEgressDefaults));
   // Unknown schemes keep their own message, whatever the policy.
   assert.throws(
-    () => openSource('s3://bucket/key.csv', clusterEgressDefaults),
-    /unsupported scheme 's3:\/\/'/,
+    () => openSource('gs://bucket/key.csv', clusterEgressDefaults),
+    /unsupported scheme 'gs:\/\/'/,
   );
 });
 

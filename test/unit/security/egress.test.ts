@@ -128,6 +128,7 @@ const cases: [string, EgressPolicy, RegExp | undefined][] = [
   ['http://model-store.ml.svc.cluster.local:8080/x.onnx', noPrivate, undefined],
   // Schemes.
   ['pvc://models/candidate.onnx', cluster, undefined],
+  ['s3://models/candidate.onnx', cluster, undefined],
   ['configmap://thresholds/reference.csv', cluster, undefined],
   ['file:///models/candidate.onnx', local, undefined],
   ['models/candidate.onnx', local, undefined],
@@ -138,7 +139,7 @@ const cases: [string, EgressPolicy, RegExp | undefined][] = [
   ],
   ['http://models.example.com/x', { ...cluster, schemes: ['https'] }, /scheme http:\/\/ is not allowed/],
   ['gopher://127.0.0.1:6379/_x', local, /scheme gopher:\/\/ is not allowed/],
-  ['s3://bucket/key.csv', local, /scheme s3:\/\/ is not allowed/],
+  ['gs://bucket/key.csv', local, /scheme gs:\/\/ is not allowed/],
   // Host patterns.
   ['https://models.example.com/x', onlyExample, undefined],
   ['https://MODELS.example.com./x', onlyExample, undefined],
@@ -179,7 +180,7 @@ describe('checkUri', () => {
     );
     assert.equal(
       checkUri(cluster, 'file:///etc/passwd', 'spec.teacher.uri'),
-      "spec.teacher.uri: file:///etc/passwd is refused: scheme file:// is not allowed (allowed: pvc, configmap, https, http; the operator's --egress-schemes)",
+      "spec.teacher.uri: file:///etc/passwd is refused: scheme file:// is not allowed (allowed: pvc, configmap, https, http, s3; the operator's --egress-schemes)",
     );
     const reason =
       checkUri(cluster, 'https://user:s3cret@127.0.0.1/hook', 'spec.retraining.webhook.url') ?? '';
@@ -260,7 +261,7 @@ describe('policies from flags and from the environment', () => {
 
   test('invalid flags are errors that name the flag', () => {
     const refused: [Parameters<typeof egressPolicyFromFlags>[0], RegExp][] = [
-      [{ schemes: 's3' }, /^Error: --egress-schemes: unknown scheme 's3'/],
+      [{ schemes: 'gs' }, /^Error: --egress-schemes: unknown scheme 'gs'/],
       [{ schemes: ' , ' }, /^Error: --egress-schemes: empty/],
       [{ hosts: '10.0.0.0/33' }, /^Error: --egress-hosts: '10\.0\.0\.0\/33' is not a host name/],
       [{ hosts: 'http://x.example.com' }, /^Error: --egress-hosts: /],
