@@ -4,7 +4,7 @@
  * it says how its changes are seen, or why they are not). A version is an opaque string: only
  * "different from the one the last run saw" matters.
  */
-import type { CoreV1Api } from '@kubernetes/client-node';
+import type { CoreV1Api, V1PersistentVolumeClaim } from '@kubernetes/client-node';
 
 import type { SourceScheme } from '../api/v1alpha1/sources.js';
 import { checkUri, egressRequest, redactUri, uriScheme, type EgressPolicy } from '../security/egress.js';
@@ -16,6 +16,8 @@ import type { Credentials } from './credentials.js';
 export interface ProbeContext {
   namespace: string;
   core: CoreV1Api;
+  /** The operator's cache of PersistentVolumeClaims. */
+  claims: { get(name: string, namespace?: string): V1PersistentVolumeClaim | undefined };
   egress: EgressPolicy;
   timeoutMs: number;
   /** spec.s3, and the keys of its credentialsSecret as the evaluator's environment has them. */
@@ -29,13 +31,20 @@ export interface VersionProbe {
   read?: (uri: string, context: ProbeContext) => Promise<string>;
 }
 
+/**
+ * The files of a claim are out of the operator's reach, so the claim says when they change: a
+ * pipeline that writes new data or models onto it sets this annotation (a date, a checksum, a
+ * build number) when it is done, and every source on the claim counts as changed.
+ */
+export const dataVersionAnnotation = 'pruneguard.io/data-version';
+
 export const versionProbes: Record<SourceScheme, VersionProbe> = {
   https: { signal: 'ETag, else Last-Modified (a HEAD request)', read: httpVersion },
   http: { signal: 'ETag, else Last-Modified (a HEAD request)', read: httpVersion },
   configmap: { signal: "the ConfigMap's resourceVersion", read: configMapVersion },
   pvc: {
-    signal:
-      'not watched: the operator mounts no volumes, so only the schedule and spec changes start runs for pvc:// files',
+    signal: `the claim's annotation ${dataVersionAnnotation}, which whoever writes the files sets (the operator mounts no volumes)`,
+    read: pvcVersion,
   },
   file: { signal: 'not watched: file:// is read from the evaluator image or, locally, your disk' },
   s3: { signal: 'ETag, else Last-Modified (a HeadObject request)', read: s3Version },
@@ -75,6 +84,18 @@ async function httpVersion(uri: string, context: ProbeContext): Promise<string> 
   throw new Error(
     `${redactUri(uri)}: the server sends neither ETag nor Last-Modified, so changes cannot be seen`,
   );
+}
+
+async function pvcVersion(uri: string, context: ProbeContext): Promise<string> {
+  const name = new URL(uri).hostname;
+  const claim = context.claims.get(name, context.namespace);
+  if (!claim) throw new Error(`${uri}: PersistentVolumeClaim ${context.namespace}/${name} not found`);
+  const version = claim.metadata?.annotations?.[dataVersionAnnotation];
+  if (!version)
+    throw new Error(
+      `not watched: the claim ${name} has no annotation ${dataVersionAnnotation}; set it when its files change (kubectl annotate pvc ${name} --overwrite ${dataVersionAnnotation}=<version>)`,
+    );
+  return `${dataVersionAnnotation} ${version}`;
 }
 
 async function configMapVersion(uri: string, context: ProbeContext): Promise<string> {

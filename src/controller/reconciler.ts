@@ -5,6 +5,7 @@ import type {
   KubeConfig,
   RbacAuthorizationV1Api,
   V1Job,
+  V1PersistentVolumeClaim,
   V1Pod,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -89,6 +90,7 @@ export interface Caches {
   runs: ResourceInformer<EvaluationRun>;
   jobs: ResourceInformer<V1Job>;
   pods: ResourceInformer<V1Pod>;
+  claims: ResourceInformer<V1PersistentVolumeClaim>;
 }
 
 export interface Clients {
@@ -309,6 +311,7 @@ export class EvaluationReconciler {
     const context: ProbeContext = {
       namespace: evaluation.metadata.namespace!,
       core: this.clients.core,
+      claims: this.caches.claims,
       egress: this.options.egress,
       timeoutMs: versionReadTimeoutMs,
       s3: {

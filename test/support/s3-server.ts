@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
-import { freePorts, spawnTied, terminate } from './controlplane.js';
+import { freePorts, killGroupNow, spawnTied, terminate } from './controlplane.js';
 import { stopOnExit } from './stop-on-exit.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -112,13 +112,7 @@ export async function startS3Server(): Promise<S3Server> {
     rmSync(dir, { recursive: true, force: true });
   };
   const unregister = stopOnExit(() => {
-    if (child.pid !== undefined && child.exitCode === null) {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
+    killGroupNow(child);
     rmSync(dir, { recursive: true, force: true });
   });
   const endpoint = `http://127.0.0.1:${s3}`;

@@ -39,6 +39,10 @@ stay equal to manifests/install/rbac.yaml and to the tables of docs/security.md:
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [get]
+# Read only, a cache: a claim's pruneguard.io/data-version annotation, so new pvc:// files start a run.
+- apiGroups: [""]
+  resources: [persistentvolumeclaims]
+  verbs: [list, watch]
 # Read only: that a Secret named for credentials (spec.s3.credentialsSecret) is labelled pruneguard.io/credentials and has its keys; the evaluator gets the values from the kubelet.
 - apiGroups: [""]
   resources: [secrets]

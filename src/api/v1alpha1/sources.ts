@@ -3,8 +3,12 @@
  * CRD's URI pattern and format enum are generated from these tables; the controller mounts the
  * `mounted` schemes into the evaluator Job, the egress policy checks the hosts of the `network`
  * ones, and the evaluator has one reader per scheme and per format, keyed by these names (a
- * `Record` over them, so a missing reader does not compile). Adding a scheme or a format is a line
- * here and a reader file in src/evaluator.
+ * `Record` over them, so a missing reader does not compile). Adding a format is a line here and a
+ * reader file in src/evaluator/data. Adding a scheme is a line here and a reader file in
+ * src/evaluator/sources, plus one entry in each `Record` keyed by scheme, which the compiler asks
+ * for: `readers` (the reader), `versionProbes` (src/controller/data-versions.ts: how the operator
+ * sees a new version, or why it cannot) and, for a network scheme, `connectsTo`
+ * (src/security/egress.ts: the host the egress policy checks).
  */
 
 /**

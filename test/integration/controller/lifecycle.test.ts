@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { BatchV1Api, CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { mergePatch } from '../../../src/actuators/kubernetes.js';
+import { dataVersionAnnotation } from '../../../src/controller/data-versions.js';
 import { clusterEgressDefaults } from '../../../src/security/egress.js';
 import type { RunningOperator } from '../../../src/controller/operator.js';
 import { eventually, testCluster, testNamespace, type TestCluster } from '../../support/cluster.js';
@@ -91,7 +92,7 @@ describe('evaluation lifecycle', () => {
     );
   });
 
-  it('starts a run when its data changes (ETag, ConfigMap resourceVersion), once the change has settled', async (t) => {
+  it('starts a run when its data changes (ETag, ConfigMap resourceVersion, claim annotation), once the change has settled', async (t) => {
     const namespace = await testNamespace(t, cluster);
     const kc = cluster.kubeConfig();
     const core = kc.makeApiClient(CoreV1Api);
@@ -134,12 +135,28 @@ describe('evaluation lifecycle', () => {
     const [first] = await eventually('the first run to finish', finished(1), 60_000);
     assert.equal(first!.spec.dataVersions?.current, 'ETag "v1"', 'a run records the versions it read');
     assert.match(first!.spec.dataVersions?.reference ?? '', /^resourceVersion \d+$/);
-    assert.equal(first!.spec.dataVersions?.teacher, undefined, 'pvc:// is not watched');
+    assert.equal(
+      first!.spec.dataVersions?.teacher,
+      undefined,
+      'a claim without the annotation is not watched',
+    );
     const watch = (await objects.evaluation('watched')).status?.dataWatch;
     assert.match(
       watch?.sources.find((s) => s.source === 'teacher')?.problem ?? '',
-      /not watched: the operator mounts no volumes/,
+      /^not watched: the claim models has no annotation pruneguard.io\/data-version; set it when its files change/,
     );
+    // The pipeline that writes the models' claim says so; the latest run saw no version of it, so
+    // this alone starts nothing: the next run records it.
+    const annotateModels = (version: string) =>
+      core.patchNamespacedPersistentVolumeClaim(
+        {
+          namespace,
+          name: 'models',
+          body: { metadata: { annotations: { [dataVersionAnnotation]: version } } },
+        },
+        mergePatch,
+      );
+    await annotateModels('2026-11-29.1');
 
     const poke = (value: string) =>
       objects.patchEvaluation('watched', { metadata: { annotations: { 'test/poke': value } } });
@@ -149,7 +166,8 @@ describe('evaluation lifecycle', () => {
       await new Promise((r) => setTimeout(r, 1500));
     };
     await advance(11, 'unchanged');
-    assert.equal((await objects.runs()).length, 1, 'the same versions start nothing');
+    await advance(11, 'still unchanged');
+    assert.equal((await objects.runs()).length, 1, 'the same versions, and a first version, start nothing');
 
     etag = '"v2"';
     await advance(11, 'changed');
@@ -180,6 +198,16 @@ describe('evaluation lifecycle', () => {
     assert.match(
       third[2]!.spec.triggerDetail ?? '',
       /^reference configmap:\/\/penguins-reference\/reference.csv changed/,
+    );
+    assert.equal(third[2]!.spec.dataVersions?.teacher, `${dataVersionAnnotation} 2026-11-29.1`);
+
+    await annotateModels('2026-11-29.2');
+    await advance(11, 'models changed');
+    await advance(11, 'models settled');
+    const fourth = await eventually('a run for the new models', finished(4), 60_000);
+    assert.equal(
+      fourth[3]!.spec.triggerDetail,
+      `teacher pvc://models/penguins/teacher.onnx changed (${dataVersionAnnotation} 2026-11-29.1 → ${dataVersionAnnotation} 2026-11-29.2)`,
     );
   });
 
