@@ -50,12 +50,12 @@ import {
   type Retraining,
 } from '../api/v1alpha1/index.js';
 import type { ShardStateLimits } from '../evaluator/shard-state.js';
-import type { OperatorMetrics } from '../telemetry/operator-metrics.js';
-import { concludeFailed, concludeGraded, type Conclusion, type StatusPatch } from './conclusion.js';
-import { setCondition, type ConditionUpdate } from './conditions.js';
 import { evaluateLive } from '../live/evaluate-live.js';
 import { unreadLive } from '../live/grade.js';
 import { prometheusCredentialKeys, type PrometheusCredentials } from '../live/prometheus.js';
+import type { OperatorMetrics } from '../telemetry/operator-metrics.js';
+import { concludeFailed, concludeGraded, type Conclusion, type StatusPatch } from './conclusion.js';
+import { setCondition, type ConditionUpdate } from './conditions.js';
 import { readCredentials, type Credentials } from './credentials.js';
 import { readVersion, type ProbeContext } from './data-versions.js';
 import { dataChange, nextCheck, recordVersions, sameWatch, versionsOf } from './data-watch.js';
