@@ -16,6 +16,15 @@ export type { Traffic, Variant };
 /** What the stable variant serves in every scenario: 40 requests a second, median 20 ms. */
 export const steadyTraffic: Traffic = { ratePerSecond: 40, medianMs: 20, sigma: 0.3 };
 
+/** A canary beside a steady stable variant, as the live-metrics tests set them. */
+export const canaryScenarios = {
+  /** More than twice as slow: Critical against its baseline. */
+  slow: { stable: steadyTraffic, canary: { ...steadyTraffic, medianMs: 45 } },
+  equal: { stable: steadyTraffic, canary: steadyTraffic },
+  /** About one request a minute: most points of a window have no value. */
+  idle: { stable: steadyTraffic, canary: { ...steadyTraffic, ratePerSecond: 0.02 } },
+} satisfies Record<string, Record<Variant, Traffic>>;
+
 /**
  * The p95 latency in ms of one scenario's variant, from the histogram the serving process exports
  * (each scenario's process is scraped with the label `scenario`).

@@ -172,10 +172,13 @@ describe('evaluation lifecycle', () => {
     etag = '"v2"';
     await advance(11, 'changed');
     assert.equal((await objects.runs()).length, 1, 'a change starts nothing before it has settled');
-    const seen = (await objects.evaluation('watched')).status?.dataWatch?.sources.find(
-      (s) => s.source === 'current',
-    );
-    assert.equal(seen?.version, 'ETag "v2"', 'status shows the new version while it settles');
+    await eventually('status to show the new version while it settles', async () => {
+      const seen = (await objects.evaluation('watched')).status?.dataWatch?.sources.find(
+        (s) => s.source === 'current',
+      );
+      return seen?.version === 'ETag "v2"' ? seen : undefined;
+    });
+    assert.equal((await objects.runs()).length, 1, 'still no run before it has settled');
     await advance(11, 'settled');
     const runs = await eventually('a run for the new current data', finished(2), 60_000);
     assert.equal(runs[1]!.spec.trigger, 'DataChange');

@@ -17,7 +17,7 @@ import { clusterEgressDefaults } from '../../../src/security/egress.js';
 import { eventually, testCluster, testNamespace, type TestCluster } from '../../support/cluster.js';
 import { examplesDir } from '../../support/crds.js';
 import { LocalPrometheus } from '../../support/prometheus.js';
-import { p95Query, ServingProcess, steadyTraffic, type Traffic } from '../../support/serving.js';
+import { canaryScenarios, p95Query, ServingProcess, type Traffic } from '../../support/serving.js';
 import {
   createClaims,
   createDeploymentPair,
@@ -32,18 +32,10 @@ import {
 } from './fixtures.js';
 
 const scenarios = {
-  slow: {
-    stable: steadyTraffic,
-    canary: { ratePerSecond: 40, medianMs: 45, sigma: 0.3 },
-  },
-  idle: {
-    stable: steadyTraffic,
-    canary: { ratePerSecond: 0.02, medianMs: 20, sigma: 0.3 },
-  },
-  unreachable: {
-    stable: steadyTraffic,
-    canary: { ratePerSecond: 40, medianMs: 90, sigma: 0.3 },
-  },
+  slow: canaryScenarios.slow,
+  idle: canaryScenarios.idle,
+  // Slow too: Critical, were Prometheus there to say so.
+  unreachable: canaryScenarios.slow,
 } satisfies Record<string, { stable: Traffic; canary: Traffic }>;
 type Scenario = keyof typeof scenarios;
 
@@ -154,8 +146,11 @@ describe('live serving metrics steer the canary beside the offline grades', () =
       async () => ((await replicasOf(kc, namespace)).canary === 0 ? true : undefined),
       60_000,
     );
-    const after = await objects.evaluation('slow');
-    assert.deepEqual(actionsOf(after), [['Rollback', 'Done']]);
+    // Done once the Deployment controller shows the canary at 0, a moment after the write.
+    await eventually("slow's Rollback to be done", async () => {
+      const actions = actionsOf(await objects.evaluation('slow'));
+      return JSON.stringify(actions) === JSON.stringify([['Rollback', 'Done']]) ? actions : undefined;
+    });
 
     const printed = await cluster.kubectl(['get', 'pme', 'slow', '-n', namespace]);
     assert.match(printed.stdout, /^NAME\s+VERDICT\s+ACCURACYDROP\s+P95\s+PSI\s+LIVE\s/m);

@@ -19,23 +19,10 @@ import { localEgressDefaults } from '../../../src/security/egress.js';
 import { generateCertificates } from '../../support/certificates.js';
 import { runCommand } from '../../support/cluster.js';
 import { LocalPrometheus } from '../../support/prometheus.js';
-import { p95Query, ServingProcess, steadyTraffic, type Traffic } from '../../support/serving.js';
+import { canaryScenarios, p95Query, ServingProcess } from '../../support/serving.js';
 
 const policy = localEgressDefaults;
-const scenarios = {
-  slow: {
-    stable: steadyTraffic,
-    canary: { ratePerSecond: 40, medianMs: 45, sigma: 0.3 },
-  },
-  equal: {
-    stable: steadyTraffic,
-    canary: steadyTraffic,
-  },
-  idle: {
-    stable: steadyTraffic,
-    canary: { ratePerSecond: 0.02, medianMs: 20, sigma: 0.3 },
-  },
-} satisfies Record<string, { stable: Traffic; canary: Traffic }>;
+const scenarios = canaryScenarios;
 type Scenario = keyof typeof scenarios;
 
 function latencyMetric(scenario: Scenario): LiveMetric {
