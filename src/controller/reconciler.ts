@@ -236,12 +236,15 @@ export class EvaluationReconciler {
     const now = this.now();
     const changes = evaluation.spec.schedule.dataChanges;
     const uid = evaluation.metadata.uid!;
+    // Read at most once per reconcile, and only when versions are read or a run is due.
+    let s3: Promise<Credentials | undefined> | undefined;
+    const s3Credentials = () => (s3 ??= this.s3Credentials(evaluation));
     let watch = evaluation.status?.dataWatch;
     const settling = dataChange(watch, runs.at(-1), changes, this.dataChecked.get(uid));
     const check = nextCheck(changes, this.dataChecked.get(uid), settling.due ? undefined : settling.at);
     let read = false;
     if (check && check <= now) {
-      watch = await this.readVersions(evaluation, watch, now);
+      watch = await this.readVersions(evaluation, watch, now, await s3Credentials());
       read = true;
     }
     const data = dataChange(watch, runs.at(-1), changes, this.dataChecked.get(uid));
@@ -257,17 +260,17 @@ export class EvaluationReconciler {
     }
     // A pod that cannot read its sources would only fail; the condition says why, and the Secret
     // is looked at again a minute later (Secrets are not watched).
-    const s3 = await this.s3Credentials(evaluation);
-    if (s3 && 'problem' in s3) {
+    const credentials = await s3Credentials();
+    if (credentials && 'problem' in credentials) {
       await this.refuseSpec(
         evaluation,
-        { reason: 'SpecRefused', message: `spec.s3.credentialsSecret: ${s3.problem}` },
+        { reason: 'SpecRefused', message: `spec.s3.credentialsSecret: ${credentials.problem}` },
         log,
       );
       return { requeueAfterMs: credentialsRecheckMs };
     }
     // The run records the versions it is about to read, so that the next change is seen as one.
-    if (changes.enabled && !read) watch = await this.readVersions(evaluation, watch, now);
+    if (changes.enabled && !read) watch = await this.readVersions(evaluation, watch, now, credentials);
 
     const sequence = Math.max(0, ...runs.map(sequenceOf), lastRunSequence(evaluation)) + 1;
     const targetRevision = await this.targetRevision(evaluation, log);
@@ -300,14 +303,15 @@ export class EvaluationReconciler {
   /**
    * Reads the version of every model and data file (data-versions.ts) and writes status.dataWatch
    * when one changed. When they were read is kept in memory: a restarted operator reads them again
-   * at once, which costs a HEAD per source, never a run.
+   * at once, which costs a HEAD per source, never a run. `s3`: the keys of spec.s3.credentialsSecret,
+   * which the caller has read.
    */
   private async readVersions(
     evaluation: PrunedModelEvaluation,
     previous: DataWatch | undefined,
     now: Date,
+    s3: Credentials | undefined,
   ): Promise<DataWatch> {
-    const s3 = await this.s3Credentials(evaluation);
     const context: ProbeContext = {
       namespace: evaluation.metadata.namespace!,
       core: this.clients.core,

@@ -71,21 +71,26 @@ export function s3Source(
     return { status: response.$metadata.httpStatusCode, body: response.Body as Readable };
   };
 
+  /** HeadObject, its failures told apart as for every read. */
+  const head = async () => {
+    try {
+      return await call((s3, sendOptions) =>
+        s3.send(new HeadObjectCommand({ Bucket: location.bucket, Key: location.key }), sendOptions),
+      );
+    } catch (error) {
+      // HEAD answers carry no error code: a 404 is a missing key or a missing bucket, and HeadBucket tells which.
+      if (statusOf(error) === 404 && (await bucketMissing(call, location.bucket)))
+        throw fail(Object.assign(new Error('no such bucket'), { name: 'NoSuchBucket' }));
+      throw fail(error);
+    }
+  };
+
   return {
     uri,
     async size() {
-      try {
-        const head = await call((s3, sendOptions) =>
-          s3.send(new HeadObjectCommand({ Bucket: location.bucket, Key: location.key }), sendOptions),
-        );
-        if (head.ContentLength === undefined) throw new Error(`${uri}: the server sent no Content-Length`);
-        return head.ContentLength;
-      } catch (error) {
-        // HEAD answers carry no error code: a 404 is a missing key or a missing bucket, and HeadBucket tells which.
-        if (statusOf(error) === 404 && (await bucketMissing(call, location.bucket)))
-          throw fail(Object.assign(new Error('no such bucket'), { name: 'NoSuchBucket' }));
-        throw fail(error);
-      }
+      const { ContentLength } = await head();
+      if (ContentLength === undefined) throw new Error(`${uri}: the server sent no Content-Length`);
+      return ContentLength;
     },
     /**
      * The object's ETag (else Last-Modified) from one HeadObject, for the operator's data-change
@@ -93,14 +98,10 @@ export function s3Source(
      */
     async version() {
       try {
-        const head = await call((s3, sendOptions) =>
-          s3.send(new HeadObjectCommand({ Bucket: location.bucket, Key: location.key }), sendOptions),
-        );
-        if (head.ETag) return `ETag ${head.ETag}`;
-        if (head.LastModified) return `Last-Modified ${head.LastModified.toUTCString()}`;
+        const { ETag, LastModified } = await head();
+        if (ETag) return `ETag ${ETag}`;
+        if (LastModified) return `Last-Modified ${LastModified.toUTCString()}`;
         throw new Error(`${uri}: the server sends neither ETag nor Last-Modified, so changes cannot be seen`);
-      } catch (error) {
-        throw fail(error);
       } finally {
         client?.destroy();
         client = undefined;
